@@ -843,6 +843,16 @@ def check_kubernetes_validate(values_file: Path) -> None:
             except kv.ValidationError as error:
                 problems.append(f"{label} (Kubernetes {kube}): {'.'.join(map(str, error.path))}: {error.message}")
     require(not problems, "\n".join(sorted(set(problems))))
+    # The same through the command line tool, on the rendered manifest file.
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = Path(tmp) / f"{values_file.stem}.yaml"
+        manifest.write_text(yaml.safe_dump_all([strip_internal(o) for o in objects], sort_keys=False))
+        versions = [arg for kube in KUBE_VERSIONS for arg in ("-k", kube)]
+        proc = run([tool("kubernetes-validate"), "--strict", "--quiet", *versions, str(manifest)], ok=False)
+        output = proc.stdout + proc.stderr
+        unexpected = [line for line in output.splitlines()
+                      if not (line.startswith("WARN") and any(f"kind {k} " in line for k in ("ScaledObject", "ServiceMonitor", "PrometheusRule")))]
+        require(proc.returncode == 0 and not unexpected, f"kubernetes-validate --strict:\n{output}")
 
 
 def check_kubernetes_validate_rejects_unknown_field() -> None:
