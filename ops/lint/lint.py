@@ -1112,6 +1112,15 @@ def check_chart_readme() -> None:
     require(not stale, "README documents values that do not exist: " + ", ".join(stale))
 
 
+def check_chart_readme_example() -> None:
+    """The values file of the README's install example is accepted by the chart."""
+    readme = (CHART / "README.md").read_text()
+    match = re.search(r"cat > leadpipe-values\.yaml <<'EOF'\n(.*?)\nEOF\n", readme, re.DOTALL)
+    require(match, "no install example values in the README")
+    objects = rendered_objects(yaml.safe_load(match.group(1)))
+    require(any(o["kind"] == "Deployment" for o in objects), "the README example renders no Deployment")
+
+
 def check_chart_schema_covers_defaults() -> None:
     """values.yaml and values.schema.json agree, and the schema itself is valid."""
     import jsonschema
@@ -1164,6 +1173,7 @@ def main(argv: list[str]) -> int:
     for case in sorted(NEGATIVE_CASES.glob("*.yaml")):
         c(f"helm: rejects bad values [{case.stem}]", check_chart_rejects, case)
     c("helm: README documents every value", check_chart_readme)
+    c("helm: README install example renders", check_chart_readme_example)
 
     print(f"ops lint: {runner.passed} passed, {len(runner.failed)} failed")
     return 1 if runner.failed else 0
