@@ -8,7 +8,7 @@ hadolint, shellcheck and the Grafana foundation SDK.
     ops/lint/run                 # everything
     ops/lint/run helm compose    # only checks whose name contains a word
 
-Every check prints PASS or FAIL; the last line is `ops lint: N passed, M failed`.
+Every check prints PASS or FAIL; the last line is `ops-lint: N passed, M failed`.
 """
 
 from __future__ import annotations
@@ -1175,7 +1175,7 @@ def main(argv: list[str]) -> int:
     c("helm: README documents every value", check_chart_readme)
     c("helm: README install example renders", check_chart_readme_example)
 
-    print(f"ops lint: {runner.passed} passed, {len(runner.failed)} failed")
+    print(f"ops-lint: {runner.passed} passed, {len(runner.failed)} failed")
     return 1 if runner.failed else 0
 
 
