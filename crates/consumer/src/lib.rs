@@ -1,0 +1,45 @@
+//! leadpipe-consumer: drains the `leads` topic into PostgreSQL, storing every lead exactly
+//! once, at the database's pace, in a consumer group that may be scaled and killed at will.
+//!
+//! Where a lead goes, in order:
+//! - [`group`]: the Kafka consumer in its consumer group; rebalance callbacks, the
+//!   assignment epochs that keep a stale offset from being committed.
+//! - [`pipeline`]: the consume loop: receive, decode (re-validating with the domain's
+//!   rules), buffer, cut batches, hand them to the flusher, commit offsets afterwards;
+//!   pauses fetching while batches back up; drains on shutdown.
+//! - [`batch`]: the buffer of received messages and the batches cut from it, with the
+//!   offset each batch lets the consumer commit per partition.
+//! - [`flush`]: writes one batch durably (dead letters, then one `INSERT`), retrying with
+//!   [`backoff`] until it is stored.
+//! - [`store`]: the repository: the `UNNEST` batch insert and the embedded migrations.
+//! - [`dead_letter`]: messages that cannot be stored go to the dead-letter topic with
+//!   headers saying why and where they came from.
+//!
+//! Around it:
+//! - [`settings`]: configuration from `LEADPIPE_*` environment variables.
+//! - [`startup`]: wires everything and runs until a shutdown signal.
+//! - [`lag`]: consumer lag per partition, measured against the committed offsets.
+//! - [`health`], [`http`], [`metrics`], [`telemetry`]: readiness, `/healthz` `/readyz`
+//!   `/metrics`, Prometheus metrics, structured logs without personal data.
+//!
+//! The invariant everything serves: an offset is committed only after every message
+//! before it on its partition is in the `leads` table or on the dead-letter topic.
+
+pub mod backoff;
+pub mod batch;
+pub mod dead_letter;
+pub mod flush;
+pub mod group;
+pub mod health;
+pub mod http;
+pub mod lag;
+pub mod metrics;
+pub mod pipeline;
+pub mod settings;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+
+pub use settings::{Cli, Command, LogFormat, Settings};
+pub use startup::{shutdown_signal, Application};
+pub use store::{InsertOutcome, LeadStore, MIGRATOR};

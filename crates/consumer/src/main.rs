@@ -1,0 +1,26 @@
+use anyhow::Context;
+use clap::Parser;
+use leadpipe_consumer::{shutdown_signal, telemetry, Application, Cli, Command, LeadStore};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = cli.settings.clone();
+    telemetry::init(settings.log_format);
+    match cli.command() {
+        Command::Migrate => {
+            let store = LeadStore::connect_lazy(&settings.database_url, 1)?;
+            store.migrate().await.context("applying migrations")?;
+            tracing::info!("migrations applied");
+        }
+        Command::Run => {
+            let app = Application::build(&settings)
+                .await
+                .context("starting the consumer")?;
+            tracing::info!(port = app.port(), topic = %settings.topic, group = %settings.group_id, "consumer started");
+            app.run_until(shutdown_signal()).await?;
+            tracing::info!("consumer stopped");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! The consumer's configuration: one struct, read from `LEADPIPE_*` environment variables
+//! (or the matching flags), each with a default. `leadpipe-consumer --help` lists them.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use leadpipe_domain::ConsentPolicy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors.
+    Json,
+    /// Human-readable, for a terminal.
+    Pretty,
+}
+
+/// Command line: a subcommand (default `run`) and the settings, which every subcommand
+/// accepts.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "leadpipe-consumer",
+    version,
+    about = "Drains the leads topic into PostgreSQL in batches; stores each lead exactly once."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Consume the topic and store leads until SIGTERM (the default).
+    Run,
+    /// Apply the database migrations and exit (run before a new version starts).
+    Migrate,
+}
+
+impl Cli {
+    pub fn command(&self) -> Command {
+        self.command.unwrap_or(Command::Run)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// PostgreSQL connection URL.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADPIPE_DATABASE_URL",
+        default_value = "postgres://127.0.0.1:5432/leadpipe"
+    )]
+    pub database_url: String,
+
+    /// Database connections: one for the batch being written, one for health checks.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADPIPE_DB_POOL_SIZE",
+        default_value_t = 2
+    )]
+    pub db_pool_size: u32,
+
+    /// Kafka bootstrap servers, comma-separated.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADPIPE_KAFKA_BROKERS",
+        default_value = "127.0.0.1:9092"
+    )]
+    pub kafka_brokers: String,
+
+    /// Topic the gateway publishes leads to.
+    #[arg(long, global = true, env = "LEADPIPE_TOPIC", default_value = "leads")]
+    pub topic: String,
+
+    /// Dead-letter topic for messages that cannot be decoded or no longer validate.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADPIPE_DLQ_TOPIC",
+        default_value = "leads.dlq"
+    )]
+    pub dlq_topic: String,
+
+    /// Consumer group; instances with the same group share the topic's partitions.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADPIPE_GROUP_ID",
+        default_value = "leadpipe-consumer"
+    )]
+    pub group_id: String,
+
+    /// A batch is written when it holds this many messages…
+    #[arg(long, global = true, env = "LEADPIPE_MAX_BATCH_ROWS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_batch_rows: u32,
+
+    /// …or when its oldest message has waited this long, in milliseconds.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADPIPE_MAX_BATCH_WAIT_MS",
+        default_value_t = 100
+    )]
+    pub max_batch_wait_ms: u64,
+
+    /// Store leads whose `privacy_consent` is false only when this is false (must match
+    /// the gateway's setting; other leads are dead-lettered as `invalid`).
+    #[arg(long, global = true, env = "LEADPIPE_REQUIRE_CONSENT", default_value_t = true, action = ArgAction::Set)]
+    pub require_consent: bool,
+
+    /// Address of the `/healthz`, `/readyz` and `/metrics` endpoints.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADPIPE_HTTP_ADDR",
+        default_value = "0.0.0.0:9091"
+    )]
+    pub http_addr: SocketAddr,
+
+    /// How often consumer lag is measured and the broker and database are checked, in ms.
+    #[arg(long, global = true, env = "LEADPIPE_LAG_INTERVAL_MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(100..))]
+    pub lag_interval_ms: u64,
+
+    /// Kafka group session timeout, in ms: how soon the partitions of a crashed instance
+    /// move to the others.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADPIPE_KAFKA_SESSION_TIMEOUT_MS",
+        default_value_t = 10000
+    )]
+    pub kafka_session_timeout_ms: u64,
+
+    /// On SIGTERM, how long the last batches may take to be stored before the consumer
+    /// gives up on them (uncommitted, so they are consumed again elsewhere), in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADPIPE_SHUTDOWN_TIMEOUT_SECS",
+        default_value_t = 30
+    )]
+    pub shutdown_timeout_secs: u64,
+
+    /// Log format. The level comes from `RUST_LOG` (default `info`).
+    #[arg(
+        long,
+        global = true,
+        env = "LEADPIPE_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty"
+    )]
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    pub fn consent_policy(&self) -> ConsentPolicy {
+        ConsentPolicy {
+            require_consent: self.require_consent,
+        }
+    }
+
+    pub fn max_batch_rows(&self) -> usize {
+        self.max_batch_rows as usize
+    }
+
+    pub fn max_batch_wait(&self) -> Duration {
+        Duration::from_millis(self.max_batch_wait_ms)
+    }
+
+    pub fn lag_interval(&self) -> Duration {
+        Duration::from_millis(self.lag_interval_ms)
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+
+    /// What `leadpipe-consumer` without flags would use: the environment where set, the
+    /// defaults elsewhere. Tests start from this and override fields.
+    pub fn defaults() -> Self {
+        Cli::parse_from(["leadpipe-consumer"]).settings
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_is_the_default_command_and_migrate_is_accepted_with_flags_after_it() {
+        let cli = Cli::try_parse_from(["leadpipe-consumer"]).unwrap();
+        assert_eq!(cli.command(), Command::Run);
+        let cli = Cli::try_parse_from([
+            "leadpipe-consumer",
+            "migrate",
+            "--database-url",
+            "postgres://db/x",
+        ])
+        .unwrap();
+        assert_eq!(cli.command(), Command::Migrate);
+        assert_eq!(cli.settings.database_url, "postgres://db/x");
+    }
+
+    #[test]
+    fn a_zero_batch_size_is_rejected() {
+        assert!(Cli::try_parse_from(["leadpipe-consumer", "--max-batch-rows", "0"]).is_err());
+        assert!(Cli::try_parse_from(["leadpipe-consumer", "--require-consent", "false"]).is_ok());
+    }
+}
