@@ -1,0 +1,42 @@
+# leadpipe: the two commands that matter are `make up` and `make test`.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+# The shared services the test suite talks to (tests that break a service start their own).
+export LEADPIPE_KAFKA_BROKERS ?= 127.0.0.1:9092
+export LEADPIPE_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432
+# sqlx::test creates a fresh database per test through this server.
+export DATABASE_URL ?= $(LEADPIPE_TEST_DATABASE_URL)/postgres
+
+.PHONY: help up down status test lint tansu build
+
+help:
+	@echo "make up      start broker, schema, gateway (:8080) and consumer (:9091) in the background"
+	@echo "make down    stop what make up started (data is kept in .run/)"
+	@echo "make test    start what the tests need, then run the whole test suite"
+	@echo "make lint    rustfmt, clippy, and the offline checks of the deployment files"
+
+up:
+	ops/local/stack up
+
+down:
+	ops/local/stack down
+
+status:
+	ops/local/stack status
+
+tansu:
+	ops/local/stack tansu
+
+test:
+	ops/local/stack broker
+	ops/local/stack postgres
+	cargo test --workspace --locked --no-fail-fast
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	@if [ -x ops/lint/run ]; then ops/lint/run; fi
+
+build:
+	cargo build --workspace --release --locked

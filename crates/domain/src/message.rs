@@ -1,0 +1,179 @@
+//! The Kafka message on the `leads` topic: one accepted lead as JSON, keyed by its id.
+//!
+//! Wire format, version 1 (see `tests/golden/lead_message_v1.json`):
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | `schema_version` | integer | `1`. A consumer dead-letters versions it does not know. |
+//! | `id` | UUID string | the lead id; also the Kafka key and the table's primary key |
+//! | `received_at` | RFC 3339 UTC | when the gateway accepted the lead |
+//! | `consented_at` | RFC 3339 UTC or absent | when consent was given (= `received_at`) |
+//! | `campaign` | string | campaign, `default` when none was given |
+//! | `name`, `email` | string | as parsed (trimmed) |
+//! | `country_code` | string | calling code with plus, `+82` |
+//! | `phone_e164` | string | `+821012345678` |
+//! | `privacy_consent` | boolean | the visitor's answer |
+//! | `utm_source` … `utm_content`, `page_url` | string or absent | optional |
+//!
+//! Additive, optional fields may be added within a version; consumers ignore fields
+//! they do not know. Anything else is a new `schema_version`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{FieldError, FieldErrorCode, FieldErrors};
+use crate::id::LeadId;
+use crate::lead::{AcceptedLead, ConsentPolicy};
+use crate::request::{MalformedJson, RawLead, RawPhone};
+
+pub const SCHEMA_VERSION: u16 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadMessage {
+    pub schema_version: u16,
+    pub id: LeadId,
+    pub received_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consented_at: Option<DateTime<Utc>>,
+    pub campaign: String,
+    pub name: String,
+    pub email: String,
+    pub country_code: String,
+    pub phone_e164: String,
+    pub privacy_consent: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_medium: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_campaign: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_term: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_content: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_url: Option<String>,
+}
+
+/// Why a message on the topic cannot be stored. Each reason is a dead-letter reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("message is not a lead message: {0}")]
+    Malformed(MalformedJson),
+    #[error("unsupported schema_version {0}")]
+    UnsupportedVersion(u64),
+    #[error("lead no longer validates: {}", describe(.0))]
+    Invalid(FieldErrors),
+}
+
+impl DecodeError {
+    /// A stable, low-cardinality reason, for metrics and dead-letter headers.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            Self::UnsupportedVersion(_) => "unsupported_version",
+            Self::Invalid(_) => "invalid",
+        }
+    }
+}
+
+fn describe(errors: &FieldErrors) -> String {
+    let parts: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{} {}", e.field, e.code.as_str()))
+        .collect();
+    parts.join(", ")
+}
+
+impl From<&AcceptedLead> for LeadMessage {
+    fn from(accepted: &AcceptedLead) -> Self {
+        let lead = &accepted.lead;
+        let text = |l: &Option<crate::field::Label>| l.as_ref().map(|l| l.as_str().to_owned());
+        Self {
+            schema_version: SCHEMA_VERSION,
+            id: accepted.id,
+            received_at: accepted.received_at,
+            consented_at: accepted.consented_at,
+            campaign: lead.campaign.as_str().to_owned(),
+            name: lead.name.as_str().to_owned(),
+            email: lead.email.as_str().to_owned(),
+            country_code: lead.phone.calling_code().to_string(),
+            phone_e164: lead.phone.e164().to_owned(),
+            privacy_consent: lead.privacy_consent,
+            utm_source: text(&lead.utm.source),
+            utm_medium: text(&lead.utm.medium),
+            utm_campaign: text(&lead.utm.campaign),
+            utm_term: text(&lead.utm.term),
+            utm_content: text(&lead.utm.content),
+            page_url: lead.page_url.as_ref().map(|u| u.as_str().to_owned()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct VersionProbe {
+    schema_version: Option<serde_json::Value>,
+}
+
+impl LeadMessage {
+    /// The Kafka record value.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a LeadMessage always serializes")
+    }
+
+    /// Decodes a record value and re-validates the lead with the same rules the gateway
+    /// applies, so nothing invalid reaches the database whoever wrote to the topic.
+    pub fn decode(payload: &[u8], policy: ConsentPolicy) -> Result<AcceptedLead, DecodeError> {
+        let probe: VersionProbe = serde_json::from_slice(payload)
+            .map_err(|e| DecodeError::Malformed(MalformedJson::from_serde(&e)))?;
+        match probe.schema_version {
+            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(SCHEMA_VERSION)) => {
+            }
+            Some(serde_json::Value::Number(n)) => {
+                return Err(DecodeError::UnsupportedVersion(n.as_u64().unwrap_or(0)))
+            }
+            _ => {
+                return Err(DecodeError::Malformed(MalformedJson {
+                    problem: "schema_version is missing or not a number",
+                    line: 1,
+                    column: 1,
+                }))
+            }
+        }
+        let message: LeadMessage = serde_json::from_slice(payload)
+            .map_err(|e| DecodeError::Malformed(MalformedJson::from_serde(&e)))?;
+        message.validate(policy).map_err(DecodeError::Invalid)
+    }
+
+    fn validate(self, policy: ConsentPolicy) -> Result<AcceptedLead, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        if self.privacy_consent && self.consented_at.is_none() {
+            errors.push(FieldError::new(
+                "consented_at",
+                FieldErrorCode::Required,
+                "is required when consent was given",
+            ));
+        }
+        let raw = RawLead {
+            name: Some(self.name),
+            email: Some(self.email),
+            country_code: Some(self.country_code),
+            phone: Some(RawPhone::E164(self.phone_e164)),
+            campaign: Some(self.campaign),
+            utm_source: self.utm_source,
+            utm_medium: self.utm_medium,
+            utm_campaign: self.utm_campaign,
+            utm_term: self.utm_term,
+            utm_content: self.utm_content,
+            page_url: self.page_url,
+            privacy_consent: Some(self.privacy_consent),
+        };
+        let lead = raw.build(policy, errors)?;
+        Ok(AcceptedLead {
+            id: self.id,
+            received_at: self.received_at,
+            consented_at: self.consented_at,
+            lead,
+        })
+    }
+}

@@ -1,0 +1,491 @@
+//! The body of `POST /v1/leads` and its parser. Parsing reports every failing field at
+//! once (a form can highlight them all) and never echoes a submitted value back.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{FieldError, FieldErrorCode, FieldErrors};
+use crate::field::{CallingCode, Campaign, EmailAddress, Label, PageUrl, PersonName, PhoneNumber};
+use crate::lead::{ConsentPolicy, Lead, Utm};
+
+/// The JSON a client sends. This type documents the API and is what clients build; the
+/// server parses bodies with [`parse_submission`], which checks each field on its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "name": "홍길동", "email": "gildong@example.com", "country_code": "+82",
+    "phone_number": "010-1234-5678", "privacy_consent": true, "campaign": "spring-2026",
+    "utm_source": "newsletter", "page_url": "https://event.example.com/spring"
+})))]
+#[serde(deny_unknown_fields)]
+pub struct LeadRequest {
+    /// Trimmed, 1–100 characters in any script, no control characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    pub name: String,
+    /// A syntactically valid address, at most 254 characters.
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
+    pub email: String,
+    /// International calling code, `+82` or `82`.
+    #[cfg_attr(feature = "openapi", schema(example = "+82"))]
+    pub country_code: String,
+    /// The number in national format: digits with optional spaces, dashes, dots and
+    /// parentheses. Must be valid for `country_code`; stored in E.164 form.
+    #[cfg_attr(feature = "openapi", schema(example = "010-1234-5678"))]
+    pub phone_number: String,
+    /// Consent to the collection of personal data. Required; `false` is rejected with
+    /// `consent_required` unless the server is configured otherwise.
+    pub privacy_consent: bool,
+    /// Campaign name, 1–64 printable characters. Defaults to `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_medium: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_campaign: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_term: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_content: Option<String>,
+    /// Absolute http(s) URL of the page the form was on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_url: Option<String>,
+}
+
+/// Why a body is not a lead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmissionError {
+    /// Not JSON, or not a JSON object: answered with 400.
+    #[error("malformed JSON body: {0}")]
+    Malformed(MalformedJson),
+    /// A JSON object whose fields do not form a valid lead: answered with 422.
+    #[error(transparent)]
+    Invalid(FieldErrors),
+}
+
+/// Where and how a body failed to be JSON. Carries positions, never content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedJson {
+    pub problem: &'static str,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl std::fmt::Display for MalformedJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at line {} column {}",
+            self.problem, self.line, self.column
+        )
+    }
+}
+
+impl MalformedJson {
+    pub(crate) fn from_serde(error: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        let problem = match error.classify() {
+            Category::Eof => "unexpected end of input",
+            Category::Syntax | Category::Io => "invalid JSON syntax",
+            Category::Data => "unexpected JSON structure",
+        };
+        Self {
+            problem,
+            line: error.line(),
+            column: error.column(),
+        }
+    }
+}
+
+/// Parses a request body into a valid [`Lead`], or says what is wrong with it.
+pub fn parse_submission(body: &[u8], policy: ConsentPolicy) -> Result<Lead, SubmissionError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| SubmissionError::Malformed(MalformedJson::from_serde(&e)))?;
+    let Value::Object(mut object) = value else {
+        return Err(SubmissionError::Malformed(MalformedJson {
+            problem: "the body must be a JSON object",
+            line: 1,
+            column: 1,
+        }));
+    };
+    let mut errors = FieldErrors::default();
+    let mut text = |field: &'static str| take_string(&mut object, field, &mut errors);
+    let raw = RawLead {
+        name: text("name"),
+        email: text("email"),
+        country_code: text("country_code"),
+        phone: text("phone_number").map(RawPhone::National),
+        campaign: text("campaign"),
+        utm_source: text("utm_source"),
+        utm_medium: text("utm_medium"),
+        utm_campaign: text("utm_campaign"),
+        utm_term: text("utm_term"),
+        utm_content: text("utm_content"),
+        page_url: text("page_url"),
+        privacy_consent: take_consent(&mut object, &mut errors),
+    };
+    let mut unknown: Vec<&String> = object.keys().collect();
+    unknown.sort();
+    for key in unknown {
+        let shown: String = key.chars().take(64).collect();
+        errors.push(FieldError::new(
+            shown,
+            FieldErrorCode::UnknownField,
+            "is not a field of a lead",
+        ));
+    }
+    raw.build(policy, errors).map_err(SubmissionError::Invalid)
+}
+
+/// Removes `field` from the object: `Some` for a string, `None` for absent or null, and
+/// an `invalid_type` error for any other JSON type.
+fn take_string(
+    object: &mut Map<String, Value>,
+    field: &'static str,
+    errors: &mut FieldErrors,
+) -> Option<String> {
+    match object.remove(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            errors.push(FieldError::new(
+                field,
+                FieldErrorCode::InvalidType,
+                "must be a string",
+            ));
+            None
+        }
+    }
+}
+
+fn take_consent(object: &mut Map<String, Value>, errors: &mut FieldErrors) -> Option<bool> {
+    match object.remove("privacy_consent") {
+        Some(Value::Bool(b)) => Some(b),
+        None | Some(Value::Null) => None,
+        Some(_) => {
+            errors.push(FieldError::new(
+                "privacy_consent",
+                FieldErrorCode::InvalidType,
+                "must be a boolean",
+            ));
+            // Reported; `build` must not add a second "required" error for it.
+            Some(true)
+        }
+    }
+}
+
+/// How a phone number arrives: typed by a person, or already canonical in a message.
+pub(crate) enum RawPhone<S> {
+    National(S),
+    E164(S),
+}
+
+/// The text of a lead before parsing; shared by the request parser and the message
+/// decoder so both apply exactly the same rules. `None` means absent.
+pub(crate) struct RawLead<S> {
+    pub name: Option<S>,
+    pub email: Option<S>,
+    pub country_code: Option<S>,
+    pub phone: Option<RawPhone<S>>,
+    pub campaign: Option<S>,
+    pub utm_source: Option<S>,
+    pub utm_medium: Option<S>,
+    pub utm_campaign: Option<S>,
+    pub utm_term: Option<S>,
+    pub utm_content: Option<S>,
+    pub page_url: Option<S>,
+    pub privacy_consent: Option<bool>,
+}
+
+impl<S: AsRef<str>> RawLead<S> {
+    /// Parses every field, adding each failure to `errors` (which may already hold type
+    /// errors), and returns the lead only when nothing failed.
+    pub(crate) fn build(
+        self,
+        policy: ConsentPolicy,
+        mut errors: FieldErrors,
+    ) -> Result<Lead, FieldErrors> {
+        let e = &mut errors;
+        let name = required(e, "name", self.name)
+            .and_then(|v| e.collect("name", PersonName::parse(v.as_ref())));
+        let email = required(e, "email", self.email)
+            .and_then(|v| e.collect("email", EmailAddress::parse(v.as_ref())));
+        let code = required(e, "country_code", self.country_code)
+            .and_then(|v| e.collect("country_code", CallingCode::parse(v.as_ref())));
+        let phone = required(e, "phone_number", self.phone).and_then(|raw| {
+            let code = code?;
+            let parsed = match raw {
+                RawPhone::National(v) => PhoneNumber::parse(code, v.as_ref()),
+                RawPhone::E164(v) => PhoneNumber::parse_e164(code, v.as_ref()),
+            };
+            e.collect("phone_number", parsed)
+        });
+        let campaign = match self.campaign {
+            None => Some(Campaign::default()),
+            Some(v) => e.collect("campaign", Campaign::parse(v.as_ref())),
+        };
+        let mut label = |field: &'static str, value: Option<S>| match value {
+            // An empty optional value is what a blank form field sends: treat as absent.
+            Some(v) if !v.as_ref().trim().is_empty() => {
+                e.collect(field, Label::parse(v.as_ref())).map(Some)
+            }
+            _ => Some(None),
+        };
+        let utm = (
+            label("utm_source", self.utm_source),
+            label("utm_medium", self.utm_medium),
+            label("utm_campaign", self.utm_campaign),
+            label("utm_term", self.utm_term),
+            label("utm_content", self.utm_content),
+        );
+        let page_url = match self.page_url {
+            Some(v) if !v.as_ref().trim().is_empty() => {
+                e.collect("page_url", PageUrl::parse(v.as_ref())).map(Some)
+            }
+            _ => Some(None),
+        };
+        let privacy_consent = match self.privacy_consent {
+            None => {
+                e.push(FieldError::new(
+                    "privacy_consent",
+                    FieldErrorCode::Required,
+                    "is required",
+                ));
+                None
+            }
+            Some(false) if policy.require_consent => {
+                e.push(FieldError::new(
+                    "privacy_consent",
+                    FieldErrorCode::ConsentRequired,
+                    "personal data may not be collected without consent",
+                ));
+                None
+            }
+            Some(consent) => Some(consent),
+        };
+        match (name, email, phone, campaign, utm, page_url, privacy_consent) {
+            (
+                Some(name),
+                Some(email),
+                Some(phone),
+                Some(campaign),
+                (Some(source), Some(medium), Some(campaign_tag), Some(term), Some(content)),
+                Some(page_url),
+                Some(privacy_consent),
+            ) if errors.is_empty() => Ok(Lead {
+                name,
+                email,
+                phone,
+                privacy_consent,
+                campaign,
+                utm: Utm {
+                    source,
+                    medium,
+                    campaign: campaign_tag,
+                    term,
+                    content,
+                },
+                page_url,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+fn required<T>(errors: &mut FieldErrors, field: &'static str, value: Option<T>) -> Option<T> {
+    if value.is_none() && !errors.iter().any(|e| e.field == field) {
+        errors.push(FieldError::new(
+            field,
+            FieldErrorCode::Required,
+            "is required",
+        ));
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(body: Value) -> Result<Lead, SubmissionError> {
+        parse_submission(body.to_string().as_bytes(), ConsentPolicy::default())
+    }
+
+    fn field_errors(body: Value) -> Vec<(String, FieldErrorCode)> {
+        match parse(body) {
+            Err(SubmissionError::Invalid(errors)) => {
+                errors.iter().map(|e| (e.field.clone(), e.code)).collect()
+            }
+            other => panic!("expected field errors, got {other:?}"),
+        }
+    }
+
+    fn valid() -> Value {
+        json!({"name": "홍길동", "email": "gildong@example.com", "country_code": "+82",
+               "phone_number": "010-1234-5678", "privacy_consent": true})
+    }
+
+    #[test]
+    fn the_documented_example_parses_and_normalises() {
+        let mut body = valid();
+        body["campaign"] = json!("spring-2026");
+        body["utm_source"] = json!(" newsletter ");
+        body["utm_term"] = json!("");
+        body["page_url"] = json!("https://event.example.com/spring");
+        let lead = parse(body).unwrap();
+        assert_eq!(lead.name.as_str(), "홍길동");
+        assert_eq!(lead.phone.e164(), "+821012345678");
+        assert_eq!(lead.campaign.as_str(), "spring-2026");
+        assert_eq!(
+            lead.utm.source.as_ref().map(Label::as_str),
+            Some("newsletter")
+        );
+        assert_eq!(lead.utm.term, None);
+        assert_eq!(
+            lead.page_url.as_ref().map(PageUrl::as_str),
+            Some("https://event.example.com/spring")
+        );
+    }
+
+    #[test]
+    fn campaign_defaults_to_default() {
+        assert_eq!(parse(valid()).unwrap().campaign.as_str(), "default");
+    }
+
+    #[test]
+    fn consent_false_is_rejected_with_its_own_code_unless_policy_allows_it() {
+        let mut body = valid();
+        body["privacy_consent"] = json!(false);
+        assert_eq!(
+            field_errors(body.clone()),
+            vec![("privacy_consent".into(), FieldErrorCode::ConsentRequired)]
+        );
+        let lenient = ConsentPolicy {
+            require_consent: false,
+        };
+        let lead = parse_submission(body.to_string().as_bytes(), lenient).unwrap();
+        assert!(!lead.privacy_consent);
+    }
+
+    #[test]
+    fn consent_missing_or_not_boolean_is_rejected() {
+        for (consent, code) in [
+            (None, FieldErrorCode::Required),
+            (Some(Value::Null), FieldErrorCode::Required),
+            (Some(json!("true")), FieldErrorCode::InvalidType),
+            (Some(json!(1)), FieldErrorCode::InvalidType),
+        ] {
+            let mut body = valid();
+            match consent {
+                None => drop(body.as_object_mut().unwrap().remove("privacy_consent")),
+                Some(v) => body["privacy_consent"] = v,
+            }
+            assert_eq!(field_errors(body), vec![("privacy_consent".into(), code)]);
+        }
+    }
+
+    #[test]
+    fn every_failing_field_is_reported_once() {
+        let body = json!({"name": "", "email": "nope", "country_code": 82, "phone_number": "x",
+                          "campaign": "", "page_url": "ftp://x", "privacy_consent": false});
+        assert_eq!(
+            field_errors(body),
+            vec![
+                ("country_code".into(), FieldErrorCode::InvalidType),
+                ("name".into(), FieldErrorCode::Empty),
+                ("email".into(), FieldErrorCode::InvalidFormat),
+                ("campaign".into(), FieldErrorCode::Empty),
+                ("page_url".into(), FieldErrorCode::InvalidFormat),
+                ("privacy_consent".into(), FieldErrorCode::ConsentRequired),
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_fields_are_required() {
+        let fields: Vec<_> = field_errors(json!({}))
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "email",
+                "country_code",
+                "phone_number",
+                "privacy_consent"
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_named() {
+        let mut body = valid();
+        body["nmae"] = json!("typo");
+        body["admin"] = json!(true);
+        assert_eq!(
+            field_errors(body),
+            vec![
+                ("admin".into(), FieldErrorCode::UnknownField),
+                ("nmae".into(), FieldErrorCode::UnknownField)
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_json_reports_position_without_content() {
+        for (body, problem) in [
+            (&b"{\"name\": "[..], "unexpected end of input"),
+            (&b"{name: 1}"[..], "invalid JSON syntax"),
+            (&b"[1,2]"[..], "the body must be a JSON object"),
+            (
+                &b"\"gildong@example.com\""[..],
+                "the body must be a JSON object",
+            ),
+            (&b""[..], "unexpected end of input"),
+            (&b"\xff\xfe"[..], "invalid JSON syntax"),
+        ] {
+            match parse_submission(body, ConsentPolicy::default()) {
+                Err(SubmissionError::Malformed(m)) => {
+                    assert_eq!(m.problem, problem);
+                    assert!(!m.to_string().contains("gildong"));
+                }
+                other => panic!("{body:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_request_field_is_understood() {
+        let request = LeadRequest {
+            name: "Jane Doe".into(),
+            email: "jane@example.com".into(),
+            country_code: "1".into(),
+            phone_number: "201-555-0123".into(),
+            privacy_consent: true,
+            campaign: Some("c".into()),
+            utm_source: Some("s".into()),
+            utm_medium: Some("m".into()),
+            utm_campaign: Some("c".into()),
+            utm_term: Some("t".into()),
+            utm_content: Some("x".into()),
+            page_url: Some("https://e.example/".into()),
+        };
+        let lead = parse_submission(
+            &serde_json::to_vec(&request).unwrap(),
+            ConsentPolicy::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            lead.to_request(),
+            LeadRequest {
+                country_code: "+1".into(),
+                phone_number: "2015550123".into(),
+                ..request
+            }
+        );
+    }
+}

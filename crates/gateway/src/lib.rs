@@ -1,0 +1,29 @@
+//! The leadpipe gateway: the tier that meets the event page's traffic.
+//!
+//! A request to `POST /v1/leads` goes through these components in order:
+//! - [`telemetry`]: the request-id span and the HTTP metrics around every request.
+//! - [`routes::leads`]: content type, body limit, parsing into a valid lead (in the domain
+//!   crate), the lead id, the in-flight limit, then [`sink`] — and only when the broker
+//!   has acknowledged, `202 Accepted`.
+//! - [`sink`]: where accepted leads go: [`KafkaSink`] in production (idempotent producer,
+//!   `acks=all`), [`MemorySink`] in handler tests.
+//! - [`problem`]: every error as RFC 9457 `application/problem+json`.
+//!
+//! Around them: [`settings`] (environment variables, `--help`), [`metrics`] (Prometheus),
+//! [`routes`] for health, readiness, metrics and the OpenAPI document, and [`startup`],
+//! which binds the listener and runs the server until a shutdown signal.
+//!
+//! The gateway keeps no state of its own: any number of instances can run side by side.
+
+pub mod metrics;
+pub mod problem;
+pub mod routes;
+pub mod settings;
+pub mod sink;
+pub mod startup;
+pub mod telemetry;
+
+pub use metrics::Metrics;
+pub use settings::{LogFormat, Settings};
+pub use sink::{KafkaSink, LeadSink, MemorySink, PublishError};
+pub use startup::{shutdown_signal, Application};

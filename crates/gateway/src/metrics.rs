@@ -1,0 +1,132 @@
+//! Prometheus metrics of one gateway instance, in a registry of its own (tests build as
+//! many apps as they like). Names are constants; labels are low-cardinality: a route
+//! pattern, a status code, a reason — never anything a visitor typed.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
+};
+
+pub const HTTP_REQUESTS_TOTAL: &str = "leadpipe_http_requests_total";
+pub const HTTP_REQUEST_DURATION_SECONDS: &str = "leadpipe_http_request_duration_seconds";
+pub const LEADS_ACCEPTED_TOTAL: &str = "leadpipe_leads_accepted_total";
+pub const LEADS_REJECTED_TOTAL: &str = "leadpipe_leads_rejected_total";
+pub const KAFKA_DELIVERY_DURATION_SECONDS: &str = "leadpipe_kafka_delivery_duration_seconds";
+pub const PUBLISHES_IN_FLIGHT: &str = "leadpipe_publishes_in_flight";
+pub const BROKER_ERRORS_TOTAL: &str = "leadpipe_broker_errors_total";
+pub const BROKER_READY: &str = "leadpipe_broker_ready";
+
+/// Latency buckets from 1 ms to 10 s: a healthy publish takes a few milliseconds, a
+/// failing one up to the delivery timeout.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_request_duration: HistogramVec,
+    pub leads_accepted: IntCounter,
+    pub leads_rejected: IntCounterVec,
+    pub kafka_delivery_duration: Histogram,
+    pub publishes_in_flight: IntGauge,
+    pub broker_errors: IntCounterVec,
+    pub broker_ready: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let metrics = Self {
+            http_requests: IntCounterVec::new(
+                Opts::new(
+                    HTTP_REQUESTS_TOTAL,
+                    "HTTP requests by route pattern, method and status.",
+                ),
+                &["route", "method", "status"],
+            )
+            .expect("valid metric"),
+            http_request_duration: HistogramVec::new(
+                HistogramOpts::new(
+                    HTTP_REQUEST_DURATION_SECONDS,
+                    "HTTP request duration by route pattern.",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+                &["route"],
+            )
+            .expect("valid metric"),
+            leads_accepted: IntCounter::new(
+                LEADS_ACCEPTED_TOTAL,
+                "Leads acknowledged by the broker and answered 202.",
+            )
+            .expect("valid metric"),
+            leads_rejected: IntCounterVec::new(
+                Opts::new(
+                    LEADS_REJECTED_TOTAL,
+                    "Lead submissions not accepted, by reason.",
+                ),
+                &["reason"],
+            )
+            .expect("valid metric"),
+            kafka_delivery_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    KAFKA_DELIVERY_DURATION_SECONDS,
+                    "Time from enqueue to the broker's acknowledgement.",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            )
+            .expect("valid metric"),
+            publishes_in_flight: IntGauge::new(
+                PUBLISHES_IN_FLIGHT,
+                "Publishes awaiting the broker's acknowledgement.",
+            )
+            .expect("valid metric"),
+            broker_errors: IntCounterVec::new(
+                Opts::new(BROKER_ERRORS_TOTAL, "Failed publishes by kind."),
+                &["kind"],
+            )
+            .expect("valid metric"),
+            broker_ready: IntGauge::new(
+                BROKER_READY,
+                "1 while the broker answers metadata requests for the topic.",
+            )
+            .expect("valid metric"),
+            registry,
+        };
+        metrics.register_all();
+        metrics
+    }
+
+    fn register_all(&self) {
+        let collectors: [Box<dyn prometheus::core::Collector>; 8] = [
+            Box::new(self.http_requests.clone()),
+            Box::new(self.http_request_duration.clone()),
+            Box::new(self.leads_accepted.clone()),
+            Box::new(self.leads_rejected.clone()),
+            Box::new(self.kafka_delivery_duration.clone()),
+            Box::new(self.publishes_in_flight.clone()),
+            Box::new(self.broker_errors.clone()),
+            Box::new(self.broker_ready.clone()),
+        ];
+        for collector in collectors {
+            self.registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("text encoding cannot fail");
+        String::from_utf8(buffer).expect("the text format is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

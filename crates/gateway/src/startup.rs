@@ -1,0 +1,177 @@
+//! Building and running the HTTP server. `Application::build` binds the listener (port 0
+//! in tests) so the port is known before serving; `run_until` serves until the given
+//! shutdown future resolves, lets in-flight requests finish, then flushes the sink.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::{header, Uri};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use leadpipe_domain::ConsentPolicy;
+use tokio::sync::Semaphore;
+
+use crate::metrics::Metrics;
+use crate::settings::Settings;
+use crate::sink::LeadSink;
+use crate::telemetry::{self, REQUEST_ID};
+
+/// What every handler shares. Nothing here is per-visitor state.
+pub struct AppState {
+    pub sink: Arc<dyn LeadSink>,
+    pub metrics: Arc<Metrics>,
+    pub consent_policy: ConsentPolicy,
+    pub max_body_bytes: usize,
+    pub in_flight: Arc<Semaphore>,
+    pub retry_after_secs: u64,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    sink: Arc<dyn LeadSink>,
+    flush_timeout: Duration,
+}
+
+impl Application {
+    pub fn build(
+        settings: &Settings,
+        sink: Arc<dyn LeadSink>,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
+        let origins = allowed_origins(&settings.cors_allowed_origins)?;
+        let listener = TcpListener::bind(settings.http_addr)?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            sink: sink.clone(),
+            metrics: metrics.clone(),
+            consent_policy: ConsentPolicy {
+                require_consent: settings.require_consent,
+            },
+            max_body_bytes: settings.max_body_bytes,
+            in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
+            retry_after_secs: settings.retry_after_secs,
+        });
+        let metrics = web::Data::from(metrics);
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(metrics.clone())
+                .configure(crate::routes::configure)
+                .default_service(web::to(crate::routes::not_found))
+                .wrap(cors(&origins))
+                .wrap(from_fn(telemetry::observe))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .backlog(4096)
+        .shutdown_timeout(settings.shutdown_timeout_secs);
+        if settings.http_workers > 0 {
+            server = server.workers(settings.http_workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+            sink,
+            flush_timeout: settings.shutdown_timeout(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting connections, lets
+    /// in-flight requests finish (up to the shutdown timeout) and flushes the sink.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutdown requested: finishing in-flight requests");
+            handle.stop(true).await;
+        });
+        self.server.await?;
+        self.sink.flush(self.flush_timeout).await;
+        Ok(())
+    }
+}
+
+/// Resolves on SIGTERM (what orchestrators send) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// CORS origins from config, checked at startup: `*`, or `scheme://host[:port]`.
+#[derive(Clone)]
+enum Origins {
+    Any,
+    List(Vec<String>),
+}
+
+fn allowed_origins(configured: &[String]) -> anyhow::Result<Origins> {
+    let mut list = Vec::new();
+    for origin in configured
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+    {
+        if origin == "*" {
+            return Ok(Origins::Any);
+        }
+        let uri: Uri = origin
+            .parse()
+            .map_err(|_| anyhow::anyhow!("invalid CORS origin {origin:?}"))?;
+        let well_formed = matches!(uri.scheme_str(), Some("http" | "https"))
+            && uri.authority().is_some()
+            && matches!(uri.path(), "" | "/")
+            && uri.query().is_none();
+        anyhow::ensure!(
+            well_formed,
+            "invalid CORS origin {origin:?}: expected scheme://host[:port]"
+        );
+        list.push(origin.trim_end_matches('/').to_owned());
+    }
+    Ok(Origins::List(list))
+}
+
+fn cors(origins: &Origins) -> Cors {
+    let cors = Cors::default()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([
+            header::CONTENT_TYPE,
+            crate::routes::leads::IDEMPOTENCY_KEY,
+            REQUEST_ID,
+        ])
+        .expose_headers([REQUEST_ID, header::RETRY_AFTER])
+        .max_age(3600);
+    match origins {
+        Origins::Any => cors.allow_any_origin(),
+        Origins::List(list) => list
+            .iter()
+            .fold(cors, |cors, origin| cors.allowed_origin(origin)),
+    }
+}
