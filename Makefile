@@ -8,7 +8,7 @@ export LEADPIPE_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432
 # sqlx::test creates a fresh database per test through this server.
 export DATABASE_URL ?= $(LEADPIPE_TEST_DATABASE_URL)/postgres
 
-.PHONY: help up down status test lint tansu build
+.PHONY: help up down status test e2e lint tansu build
 
 help:
 	@echo "make up      start broker, schema, gateway (:8080) and consumer (:9091) in the background"
@@ -28,10 +28,18 @@ status:
 tansu:
 	ops/local/stack tansu
 
+# Unit, integration, process and fault tests, then the pipeline end to end (it starts the
+# local stack from the debug build, as `make up` does; `make down` stops it).
 test:
 	ops/local/stack broker
 	ops/local/stack postgres
 	cargo test --workspace --locked --no-fail-fast
+	PROFILE=dev ops/local/stack up
+	ops/local/e2e
+
+e2e:
+	ops/local/stack up
+	ops/local/e2e
 
 lint:
 	cargo fmt --all -- --check

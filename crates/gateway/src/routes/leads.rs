@@ -65,9 +65,10 @@ pub async fn submit_lead(
 ) -> Result<HttpResponse, ApiError> {
     let outcome = accept(&req, payload, &state).await;
     match &outcome {
-        Ok(id) => {
+        Ok(_) => {
             state.metrics.leads_accepted.inc();
-            tracing::info!(lead_id = %id, "lead accepted");
+            // The request span carries the lead id.
+            tracing::info!("lead accepted");
         }
         Err(error) => {
             state
