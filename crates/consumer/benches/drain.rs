@@ -1,1 +1,271 @@
-fn main() {}
+//! Throughput of the consumer, and of the ways to insert a batch, on this machine.
+//!
+//! ```text
+//! cargo bench -p leadpipe-consumer --bench drain -- [MESSAGES] [PARTITIONS]
+//! ```
+//!
+//! (defaults 500000 and 4). It starts a Tansu broker of its own, creates a database on
+//! the shared server (`LEADPIPE_TEST_DATABASE_URL`), and prints:
+//! 1. the time to pre-fill the topic with MESSAGES valid lead messages;
+//! 2. the time to read them back with a bare consumer (the broker's share);
+//! 3. the drain: the consumer (production settings, in-process) from start until every
+//!    row is in `leads`;
+//! 4. the same rows written straight from memory in batches of 1000, by the production
+//!    `UNNEST` insert and by COPY into a staging table followed by `INSERT … SELECT`;
+//! 5. one `COPY` of all rows into the empty table: the database's ceiling.
+//!
+//! Benchmarks print numbers; the tests assert behaviour.
+
+#![allow(clippy::unwrap_used)] // A benchmark that cannot set up should stop at once.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use leadpipe_consumer::{Application, LeadStore, Settings};
+use leadpipe_domain::{AcceptedLead, ConsentPolicy, LeadMessage, SCHEMA_VERSION};
+use leadpipe_testkit::{kafka, unique_name, Tansu};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use sqlx::PgPool;
+
+const BATCH: usize = 1000;
+
+fn rate(rows: usize, elapsed: Duration) -> String {
+    format!(
+        "{:>9.0} rows/s  ({:.2} s)",
+        rows as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
+    let messages: u32 = args
+        .next()
+        .map(|a| a.parse().expect("MESSAGES is a number"))
+        .unwrap_or(500_000);
+    let partitions: i32 = args
+        .next()
+        .map(|a| a.parse().expect("PARTITIONS is a number"))
+        .unwrap_or(4);
+    let n = messages as usize;
+    println!("drain benchmark: {messages} messages, {partitions} partitions, batches of {BATCH}");
+
+    let broker = Tansu::start().unwrap();
+    let brokers = broker.brokers();
+    let topic = unique_name("bench-leads");
+    kafka::create_topic(&brokers, &topic, partitions)
+        .await
+        .unwrap();
+    let db = common::TestDatabase::create().await;
+
+    // 1. Pre-fill.
+    let records = common::lead_records(0..messages);
+    let started = Instant::now();
+    for chunk in records.chunks(50_000) {
+        common::produce_all(&brokers, &topic, chunk).await;
+    }
+    println!(
+        "pre-fill (produce, acks=all)    {}",
+        rate(n, started.elapsed())
+    );
+
+    // 2. The broker alone: read everything back, no decoding, no database.
+    println!(
+        "broker read (bare consumer)     {}",
+        rate(n, read_all(&brokers, &topic, n).await)
+    );
+
+    // 3. The drain.
+    let mut settings = Settings::defaults();
+    settings.kafka_brokers = brokers.clone();
+    settings.topic = topic.clone();
+    settings.dlq_topic = format!("{topic}.dlq");
+    settings.group_id = unique_name("bench-consumer");
+    settings.database_url = db.url.clone();
+    settings.http_addr = "127.0.0.1:0".parse().unwrap();
+    let app = Application::build(&settings).await.unwrap();
+    let metrics = app.metrics();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let started = Instant::now();
+    let running = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let mut first_row = None;
+    while metrics.rows_inserted.get() < n as u64 {
+        if first_row.is_none() && metrics.rows_inserted.get() > 0 {
+            first_row = Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(1800),
+            "drain did not finish"
+        );
+    }
+    let drained = started.elapsed();
+    let first_row = first_row.unwrap_or_default();
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+    assert_eq!(db.count().await, n as i64);
+    println!("consumer drain (start → all stored) {}", rate(n, drained));
+    println!(
+        "consumer drain after first row    {}  (group join + first fetch took {:.2} s)",
+        rate(n, drained - first_row),
+        first_row.as_secs_f64()
+    );
+
+    // 4 and 5: the same rows, straight from memory.
+    let leads: Vec<AcceptedLead> = records
+        .iter()
+        .map(|(_, payload)| LeadMessage::decode(payload, ConsentPolicy::default()).unwrap())
+        .collect();
+    let store = LeadStore::from_pool(db.pool.clone());
+    for round in 1..=2 {
+        truncate(&db.pool).await;
+        let started = Instant::now();
+        for batch in leads.chunks(BATCH) {
+            store.insert_batch(batch).await.unwrap();
+        }
+        println!(
+            "UNNEST insert, round {round}          {}",
+            rate(n, started.elapsed())
+        );
+
+        truncate(&db.pool).await;
+        let started = Instant::now();
+        for batch in leads.chunks(BATCH) {
+            copy_staging_insert(&db.pool, batch).await;
+        }
+        println!(
+            "COPY staging + insert, round {round}  {}",
+            rate(n, started.elapsed())
+        );
+    }
+    assert_eq!(db.count().await, n as i64);
+
+    truncate(&db.pool).await;
+    let started = Instant::now();
+    let mut conn = db.pool.acquire().await.unwrap();
+    let mut copy = conn
+        .copy_in_raw(&format!("COPY leads ({COLUMNS}) FROM STDIN (FORMAT csv)"))
+        .await
+        .unwrap();
+    for chunk in leads.chunks(10_000) {
+        copy.send(csv(chunk)).await.unwrap();
+    }
+    copy.finish().await.unwrap();
+    drop(conn);
+    println!(
+        "plain COPY of all rows          {}",
+        rate(n, started.elapsed())
+    );
+    assert_eq!(db.count().await, n as i64);
+
+    db.drop_database().await;
+    drop(broker);
+}
+
+async fn read_all(brokers: &str, topic: &str, n: usize) -> Duration {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", unique_name("bench-reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let started = Instant::now();
+    for _ in 0..n {
+        tokio::time::timeout(Duration::from_secs(60), consumer.recv())
+            .await
+            .expect("messages keep coming")
+            .unwrap();
+    }
+    started.elapsed()
+}
+
+async fn truncate(pool: &PgPool) {
+    sqlx::query("TRUNCATE leads").execute(pool).await.unwrap();
+    sqlx::query("VACUUM ANALYZE leads")
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+const COLUMNS: &str = "id, campaign, name, email, country_code, phone_e164, privacy_consent, consented_at, \
+     received_at, utm_source, utm_medium, utm_campaign, utm_term, utm_content, page_url, schema_version";
+
+/// The alternative to the production insert: COPY into a temporary staging table, then
+/// `INSERT … SELECT … ON CONFLICT DO NOTHING`, in one transaction.
+async fn copy_staging_insert(pool: &PgPool, batch: &[AcceptedLead]) {
+    let unique = leadpipe_consumer::store::unique_by_id(batch);
+    let unique: Vec<AcceptedLead> = unique.into_iter().cloned().collect();
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query(
+        "CREATE TEMP TABLE IF NOT EXISTS leads_staging (LIKE leads INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let mut copy = tx
+        .copy_in_raw(&format!(
+            "COPY leads_staging ({COLUMNS}) FROM STDIN (FORMAT csv)"
+        ))
+        .await
+        .unwrap();
+    copy.send(csv(&unique)).await.unwrap();
+    copy.finish().await.unwrap();
+    sqlx::query(&format!(
+        "INSERT INTO leads ({COLUMNS}) SELECT {COLUMNS} FROM leads_staging ON CONFLICT (id) DO NOTHING"
+    ))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// CSV rows in `COLUMNS` order: text quoted, `NULL` as an unquoted empty field.
+fn csv(leads: &[AcceptedLead]) -> Vec<u8> {
+    fn text(out: &mut String, value: &str) {
+        out.push('"');
+        out.push_str(&value.replace('"', "\"\""));
+        out.push_str("\",");
+    }
+    fn optional(out: &mut String, value: Option<&str>) {
+        match value {
+            Some(v) => text(out, v),
+            None => out.push(','),
+        }
+    }
+    let mut out = String::with_capacity(leads.len() * 300);
+    for accepted in leads {
+        let lead = &accepted.lead;
+        out.push_str(&format!("{},", accepted.id));
+        text(&mut out, lead.campaign.as_str());
+        text(&mut out, lead.name.as_str());
+        text(&mut out, lead.email.as_str());
+        text(&mut out, &lead.phone.calling_code().to_string());
+        text(&mut out, lead.phone.e164());
+        out.push_str(if lead.privacy_consent { "t," } else { "f," });
+        optional(
+            &mut out,
+            accepted.consented_at.map(|t| t.to_rfc3339()).as_deref(),
+        );
+        out.push_str(&format!("{},", accepted.received_at.to_rfc3339()));
+        for label in [
+            &lead.utm.source,
+            &lead.utm.medium,
+            &lead.utm.campaign,
+            &lead.utm.term,
+            &lead.utm.content,
+        ] {
+            optional(&mut out, label.as_ref().map(|l| l.as_str()));
+        }
+        optional(&mut out, lead.page_url.as_ref().map(|u| u.as_str()));
+        out.push_str(&format!("{SCHEMA_VERSION}\n"));
+    }
+    out.into_bytes()
+}

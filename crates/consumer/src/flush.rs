@@ -3,6 +3,7 @@
 //! a batch is never half-handled and never skipped, and the pipeline commits its offsets
 //! only when [`Flusher::flush`] returns. While retrying, the instance reports not-ready.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,6 +19,8 @@ pub struct Flusher {
     dead_letters: DeadLetterProducer,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
+    /// Set while the current batch has failed at least once and is being retried.
+    retrying: AtomicBool,
 }
 
 impl Flusher {
@@ -32,7 +35,14 @@ impl Flusher {
             dead_letters,
             metrics,
             health,
+            retrying: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the batch being written is waiting for the database or the broker to
+    /// come back (rather than just being written).
+    pub fn is_retrying(&self) -> bool {
+        self.retrying.load(Ordering::Relaxed)
     }
 
     pub fn store(&self) -> &LeadStore {
@@ -61,6 +71,7 @@ impl Flusher {
                         break;
                     }
                     Err(error) => {
+                        self.retrying.store(true, Ordering::Relaxed);
                         let delay = backoff.next_delay();
                         tracing::warn!(%error, partition = letter.source_partition, offset = letter.source_offset,
                             retry_in_ms = delay.as_millis() as u64, "dead-letter write failed");
@@ -72,6 +83,7 @@ impl Flusher {
         if !batch.leads.is_empty() {
             self.write_leads(&batch).await;
         }
+        self.retrying.store(false, Ordering::Relaxed);
         batch
     }
 
@@ -98,6 +110,7 @@ impl Flusher {
                     return;
                 }
                 Err(error) => {
+                    self.retrying.store(true, Ordering::Relaxed);
                     self.metrics.db_errors.inc();
                     self.health.set_database(false);
                     let delay = backoff.next_delay();

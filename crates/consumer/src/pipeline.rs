@@ -6,14 +6,16 @@
 //! ```text
 //!  recv() ──decode──▶ Buffer ──cut (full or old)──▶ flush task ──done──▶ store offsets, commit
 //!     ▲                  │                         (DLQ + INSERT,
-//!     └── paused while a full batch waits ◀────────  retried until stored)
+//!     └─ held while a full batch waits ◀───────────  retried until stored)
 //! ```
 //!
 //! - While a batch is being written the loop keeps calling `recv()`, filling the next
-//!   batch and serving rebalance callbacks. When a full batch is waiting as well, the
-//!   loop pauses fetching from its partitions (librdkafka drops what it had prefetched
-//!   and later resumes from the last message handed out), so memory stays bounded by
-//!   two batches however long the database is down.
+//!   batch and serving rebalance callbacks. When the next batch is full too, it stops
+//!   taking messages until the write finishes (librdkafka's prefetch queue is bounded).
+//!   When the write is failing (database down), it pauses fetching from its partitions
+//!   instead (librdkafka drops what it had prefetched and later resumes from the last
+//!   message handed out) and polls on, so rebalances are still served and memory stays
+//!   bounded by two batches however long the outage lasts.
 //! - Offsets are stored and committed only after the flush returns, i.e. after the
 //!   database transaction committed and the dead letters were acknowledged.
 //! - Revoked partitions: see [`crate::group`]. Buffered messages of theirs are dropped;
@@ -95,6 +97,7 @@ impl Pipeline {
             self.apply_backpressure(&buffer, &mut flow);
             self.metrics.buffered_messages.set(buffered(&buffer, &flow));
             let deadline = buffer.deadline().filter(|_| flow.in_flight.is_none());
+            let take_messages = !buffer.is_full() || flow.paused.is_some();
 
             tokio::select! {
                 biased;
@@ -111,7 +114,9 @@ impl Pipeline {
                 // Before recv(): under constant traffic recv() is always ready and would
                 // starve the periodic check.
                 _ = checks.tick() => self.spawn_check(&mut flow),
-                received = self.consumer.recv() => match received {
+                // A full batch waiting: take no more until it is written (but keep
+                // polling while paused, which serves rebalances and delivers nothing).
+                received = self.consumer.recv(), if take_messages => match received {
                     Ok(message) => buffer.push(self.decode(&message)),
                     Err(error) => self.report_consume_error(error),
                 },
@@ -163,8 +168,14 @@ impl Pipeline {
         }
     }
 
-    /// Pauses fetching while a full batch waits behind the one being written; resumes
-    /// when it no longer does. Newly assigned partitions are paused too.
+    /// Pauses fetching while the batch being written waits for the database (or the
+    /// broker) to come back and a full batch waits behind it; resumes when it no longer
+    /// does. Newly assigned partitions are paused too.
+    ///
+    /// A merely slow write does not pause: the loop just stops taking messages while a
+    /// full batch waits (see `run`), and librdkafka's prefetch queue stays bounded by
+    /// `queued.max.messages.kbytes`. Pausing would throw that prefetch away and cost a
+    /// fetch round trip on every resume.
     fn apply_backpressure(&self, buffer: &Buffer, flow: &mut Flow) {
         let owned: Vec<(i32, u64)> = self
             .assignment
@@ -172,7 +183,7 @@ impl Pipeline {
             .into_iter()
             .filter_map(|p| self.assignment.epoch(p).map(|e| (p, e)))
             .collect();
-        let must_pause = buffer.is_full() && flow.in_flight.is_some();
+        let must_pause = buffer.is_full() && flow.in_flight.is_some() && self.flusher.is_retrying();
         match (&flow.paused, must_pause) {
             (None, true) => {
                 self.set_paused(&owned, true);

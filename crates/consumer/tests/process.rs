@@ -29,27 +29,41 @@ async fn a_consumer_killed_mid_stream_and_restarted_stores_every_lead_exactly_on
     let mut env = consumer_env(&brokers, &topic, &group, &db.url);
     env.push(("LEADPIPE_MAX_BATCH_ROWS", "50".to_owned()));
 
-    produce_all(&brokers, &topic, &lead_records(0..1500)).await;
+    // A stream: 100 messages every 100 ms, 3000 in all, produced while the consumer runs.
+    let stream = {
+        let (brokers, topic) = (brokers.clone(), topic.clone());
+        tokio::spawn(async move {
+            for start in (0..3000).step_by(100) {
+                produce_all(&brokers, &topic, &lead_records(start..start + 100)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
     let mut first = ConsumerProcess::start(&env);
-    // Kill it once it has stored part of the stream, while it is still writing.
+    // Kill it once it has stored part of the stream, while more keeps arriving.
     let stored = wait_for(
         "the first consumer to store some leads",
         Duration::from_secs(30),
         || async {
             let n = db.count().await;
-            (n >= 100).then_some(n)
+            (n >= 200).then_some(n)
         },
     )
     .await;
     first.kill();
+    assert!(
+        !stream.is_finished(),
+        "the stream was still being produced at the kill"
+    );
     let at_kill = db.count().await;
     assert!(
-        at_kill >= stored && at_kill < 1500,
-        "killed mid-stream: {at_kill} of 1500 stored"
+        at_kill >= stored && at_kill < 3000,
+        "killed mid-stream: {at_kill} of 3000 stored"
     );
 
-    // More arrive while no consumer runs; a new instance picks up from the committed offsets.
-    produce_all(&brokers, &topic, &lead_records(1500..3000)).await;
+    // The rest arrives while no consumer runs; a new instance picks up from the
+    // committed offsets.
+    stream.await.unwrap();
     let mut second = ConsumerProcess::start(&env);
     wait_for("all 3000 leads stored", Duration::from_secs(60), || async {
         (db.count().await >= 3000).then_some(())
