@@ -96,11 +96,11 @@ impl DeadLetterProducer {
     /// How long one attempt may wait for the acknowledgement; the caller retries.
     const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
-    pub fn new(brokers: &str, topic: &str) -> Result<Self, KafkaError> {
+    pub fn new(brokers: &str, topic: &str, idempotence: bool) -> Result<Self, KafkaError> {
         let producer = ClientConfig::new()
             .set("bootstrap.servers", brokers)
             .set("client.id", "leadpipe-consumer-dlq")
-            .set("enable.idempotence", "true")
+            .set("enable.idempotence", idempotence.to_string())
             .set("acks", "all")
             .set("linger.ms", "5")
             .set(

@@ -129,6 +129,13 @@ pub struct Settings {
           value_parser = clap::value_parser!(u64).range(100..))]
     pub lag_interval_ms: u64,
 
+    /// Idempotent producer for dead letters (`enable.idempotence`). Keep it on with Apache
+    /// Kafka. The local Tansu 0.6 broker wedges idempotent producers whose messages timed
+    /// out during an outage, so the local stack turns it off; a dead letter written twice
+    /// carries the same source partition and offset headers, so duplicates are visible.
+    #[arg(long, global = true, env = "LEADPIPE_KAFKA_IDEMPOTENCE", default_value_t = true, action = ArgAction::Set)]
+    pub kafka_idempotence: bool,
+
     /// Kafka group session timeout, in ms: how soon the partitions of a crashed instance
     /// move to the others.
     #[arg(

@@ -70,7 +70,11 @@ impl Application {
 
         let store = LeadStore::connect_lazy(&settings.database_url, settings.db_pool_size)?;
         ensure_topic(&settings.kafka_brokers, &settings.dlq_topic).await;
-        let dead_letters = DeadLetterProducer::new(&settings.kafka_brokers, &settings.dlq_topic)?;
+        let dead_letters = DeadLetterProducer::new(
+            &settings.kafka_brokers,
+            &settings.dlq_topic,
+            settings.kafka_idempotence,
+        )?;
         let assignment = Arc::new(Assignment::default());
         let consumer = Arc::new(group::subscribe(
             settings,
