@@ -167,6 +167,73 @@ async fn two_consumers_in_one_group_share_the_partitions_and_store_each_lead_onc
 }
 
 #[tokio::test]
+async fn rebalancing_mid_stream_as_instances_join_and_leave_loses_no_lead() {
+    let brokers = shared::brokers();
+    let topic = unique_name("leads");
+    let group = unique_name("leadpipe-consumer-test");
+    kafka::create_topic(&brokers, &topic, 4).await.unwrap();
+    let db = TestDatabase::create().await;
+    let mut env = consumer_env(&brokers, &topic, &group, &db.url);
+    env.push(("LEADPIPE_MAX_BATCH_ROWS", "50".to_owned()));
+
+    // 100 messages every 50 ms, 4000 in all, while instances come and go.
+    let stream = {
+        let (brokers, topic) = (brokers.clone(), topic.clone());
+        tokio::spawn(async move {
+            for start in (0..4000).step_by(100) {
+                produce_all(&brokers, &topic, &lead_records(start..start + 100)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let mut a = ConsumerProcess::start(&env);
+    wait_for(
+        "the first instance to store some leads",
+        Duration::from_secs(30),
+        || async { (db.count().await >= 300).then_some(()) },
+    )
+    .await;
+    // A second instance joins: partitions are revoked from the first while it has
+    // batches buffered and in flight.
+    let mut b = ConsumerProcess::start(&env);
+    wait_for(
+        "the second instance to store some leads",
+        Duration::from_secs(45),
+        || async { (b.metric("leadpipe_consumer_rows_inserted_total").await? > 0.0).then_some(()) },
+    )
+    .await;
+    // The first leaves while the stream still runs: its partitions move to the second.
+    assert!(!stream.is_finished(), "the stream was still being produced");
+    assert_eq!(
+        a.terminate(Duration::from_secs(30)).await,
+        Some(0),
+        "{}",
+        a.logs()
+    );
+    stream.await.unwrap();
+
+    wait_for("all 4000 leads stored", Duration::from_secs(60), || async {
+        (db.count().await >= 4000).then_some(())
+    })
+    .await;
+    assert_eq!(
+        db.ids().await.into_iter().collect::<BTreeSet<_>>(),
+        expected_ids(0..4000)
+    );
+    assert_eq!(
+        b.terminate(Duration::from_secs(30)).await,
+        Some(0),
+        "{}",
+        b.logs()
+    );
+    assert_eq!(
+        common::committed_offsets(&brokers, &group, &topic, 4),
+        common::end_offsets(&brokers, &topic, 4)
+    );
+    db.drop_database().await;
+}
+
+#[tokio::test]
 async fn sigterm_stores_the_batch_being_collected_commits_and_exits_zero() {
     let brokers = shared::brokers();
     let topic = unique_name("leads");
