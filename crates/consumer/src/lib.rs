@@ -19,8 +19,9 @@
 //! - [`settings`]: configuration from `LEADPIPE_*` environment variables.
 //! - [`startup`]: wires everything and runs until a shutdown signal.
 //! - [`lag`]: consumer lag per partition, measured against the committed offsets.
-//! - [`health`], [`http`], [`metrics`], [`telemetry`]: readiness, `/healthz` `/readyz`
-//!   `/metrics`, Prometheus metrics, structured logs without personal data.
+//! - [`health`], [`http`], [`metrics`]: readiness, `/healthz` `/readyz` `/metrics`,
+//!   Prometheus metrics. Logs (structured, without personal data) and the shutdown
+//!   signal come from `leadpipe_service`, shared with the gateway.
 //!
 //! The invariant everything serves: an offset is committed only after every message
 //! before it on its partition is in the `leads` table or on the dead-letter topic.
@@ -38,8 +39,7 @@ pub mod pipeline;
 pub mod settings;
 pub mod startup;
 pub mod store;
-pub mod telemetry;
 
 pub use settings::{Cli, Command, LogFormat, Settings};
-pub use startup::{shutdown_signal, Application};
+pub use startup::Application;
 pub use store::{InsertOutcome, LeadStore, MIGRATOR};

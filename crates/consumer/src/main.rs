@@ -1,12 +1,13 @@
 use anyhow::Context;
 use clap::Parser;
-use leadpipe_consumer::{shutdown_signal, telemetry, Application, Cli, Command, LeadStore};
+use leadpipe_consumer::{Application, Cli, Command, LeadStore};
+use leadpipe_service::{init_tracing, shutdown_signal};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = cli.settings.clone();
-    telemetry::init(settings.log_format);
+    init_tracing(settings.log_format);
     match cli.command() {
         Command::Migrate => {
             let store = LeadStore::connect_lazy(&settings.database_url, 1)?;

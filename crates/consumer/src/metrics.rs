@@ -3,8 +3,7 @@
 //! constants; labels stay low-cardinality (a DLQ reason, a partition number).
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 pub const ROWS_INSERTED: &str = "leadpipe_consumer_rows_inserted_total";
@@ -129,11 +128,7 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
-        let mut buffer = Vec::new();
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buffer)
-            .expect("text encoding cannot fail");
-        String::from_utf8(buffer).expect("the text format is UTF-8")
+        leadpipe_service::render_metrics(&self.registry)
     }
 }
 

@@ -4,16 +4,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand};
 use leadpipe_domain::ConsentPolicy;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// One JSON object per line, for log collectors.
-    Json,
-    /// Human-readable, for a terminal.
-    Pretty,
-}
+pub use leadpipe_service::LogFormat;
 
 /// Command line: a subcommand (default `run`) and the settings, which every subcommand
 /// accepts.

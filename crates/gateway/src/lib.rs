@@ -26,4 +26,4 @@ pub mod telemetry;
 pub use metrics::Metrics;
 pub use settings::{LogFormat, Settings};
 pub use sink::{KafkaSink, LeadSink, MemorySink, PublishError};
-pub use startup::{shutdown_signal, Application};
+pub use startup::Application;

@@ -1,12 +1,13 @@
 use std::sync::Arc;
 
 use clap::Parser;
-use leadpipe_gateway::{shutdown_signal, telemetry, Application, KafkaSink, Metrics, Settings};
+use leadpipe_gateway::{Application, KafkaSink, Metrics, Settings};
+use leadpipe_service::{init_tracing, shutdown_signal};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::parse();
-    telemetry::init(settings.log_format);
+    init_tracing(settings.log_format);
     let metrics = Arc::new(Metrics::new());
     let sink = Arc::new(KafkaSink::connect(&settings, metrics.clone())?);
     let app = Application::build(&settings, sink, metrics)?;

@@ -3,8 +3,7 @@
 //! pattern, a status code, a reason — never anything a visitor typed.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
 
 pub const HTTP_REQUESTS_TOTAL: &str = "leadpipe_http_requests_total";
@@ -117,11 +116,7 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
-        let mut buffer = Vec::new();
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buffer)
-            .expect("text encoding cannot fail");
-        String::from_utf8(buffer).expect("the text format is UTF-8")
+        leadpipe_service::render_metrics(&self.registry)
     }
 }
 

@@ -4,15 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{ArgAction, Parser, ValueEnum};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// One JSON object per line, for log collectors.
-    Json,
-    /// Human-readable, for a terminal.
-    Pretty,
-}
+use clap::{ArgAction, Parser};
+pub use leadpipe_service::LogFormat;
 
 #[derive(Debug, Clone, Parser)]
 #[command(

@@ -1,4 +1,4 @@
-//! Logging and per-request observation.
+//! Per-request observation (process-wide logging is set up by `leadpipe_service`).
 //!
 //! Every request runs inside a span carrying its request id (taken from a well-formed
 //! `X-Request-Id` header or generated) and, once known, the lead id. Logs never contain
@@ -13,30 +13,10 @@ use actix_web::middleware::Next;
 use actix_web::web::Data;
 use actix_web::Error;
 use tracing::Instrument;
-use tracing_subscriber::EnvFilter;
 
 use crate::metrics::Metrics;
-use crate::settings::LogFormat;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Installs the global tracing subscriber (`RUST_LOG`, default `info`). Call once, from
-/// `main`; `log` records (librdkafka's, via rdkafka) are forwarded too.
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .init(),
-        LogFormat::Pretty => builder.compact().init(),
-    }
-}
 
 /// A client's request id is reused only if it is short, visible ASCII: it ends up in logs.
 fn request_id(req: &ServiceRequest) -> String {
