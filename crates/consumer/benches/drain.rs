@@ -16,8 +16,6 @@
 //!
 //! Benchmarks print numbers; the tests assert behaviour.
 
-#![allow(clippy::unwrap_used)] // A benchmark that cannot set up should stop at once.
-
 #[path = "../tests/common/mod.rs"]
 mod common;
 

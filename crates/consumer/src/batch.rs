@@ -131,7 +131,6 @@ impl Buffer {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use leadpipe_domain::{ConsentPolicy, LeadMessage};

@@ -147,7 +147,6 @@ impl DeadLetterProducer {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use leadpipe_domain::{ConsentPolicy, LeadMessage};

@@ -195,7 +195,6 @@ pub fn subscribe(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

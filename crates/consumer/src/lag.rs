@@ -133,7 +133,6 @@ impl LagMonitor {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::lag;
 

@@ -2,8 +2,6 @@
 //! consumer keeps running, reports not-ready, holds at most two batches in memory, and
 //! stores everything exactly once when the service is back.
 
-#![allow(clippy::unwrap_used)] // Tests fail loudly by design.
-
 mod common;
 
 use std::collections::BTreeSet;

@@ -2,8 +2,6 @@
 //! a database of the test's own: messages in, exactly the unique valid leads out, the bad
 //! ones on the dead-letter topic, offsets committed.
 
-#![allow(clippy::unwrap_used)] // Tests fail loudly by design.
-
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

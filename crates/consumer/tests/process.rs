@@ -2,8 +2,6 @@
 //! in one group, SIGTERM, the `migrate` subcommand and `--help`. Each test has its own
 //! topic, group and database on the shared broker and server.
 
-#![allow(clippy::unwrap_used)] // Tests fail loudly by design.
-
 mod common;
 
 use std::collections::BTreeSet;

@@ -1,8 +1,6 @@
 //! The repository against a real PostgreSQL: each test gets a fresh database with the
 //! migrations applied (`#[sqlx::test]`, which reads `DATABASE_URL`).
 
-#![allow(clippy::unwrap_used)] // Tests fail loudly by design.
-
 mod common;
 
 use chrono::{DateTime, Utc};
