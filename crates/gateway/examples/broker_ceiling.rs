@@ -1,0 +1,82 @@
+//! Benchmark: what a bare rdkafka producer achieves against the broker with the gateway's
+//! producer settings, keeping the same number of messages awaiting acknowledgement as the
+//! load tool keeps requests open. If the gateway reaches about this rate, the broker is
+//! the limit, not the gateway.
+//!
+//!     cargo run --release -p leadpipe-gateway --example broker_ceiling -- \
+//!         127.0.0.1:9092 leads 100000 64 [idempotence true|false]
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::stream::{self, StreamExt};
+use leadpipe_domain::{parse_submission, AcceptedLead, ConsentPolicy, LeadId, LeadMessage};
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let brokers = args.get(1).map_or("127.0.0.1:9092", String::as_str);
+    let topic = args.get(2).map_or("leads", String::as_str);
+    let total: usize = args.get(3).map_or(Ok(100_000), |s| s.parse())?;
+    let in_flight: usize = args.get(4).map_or(Ok(64), |s| s.parse())?;
+    let idempotence = args.get(5).map_or("true", String::as_str);
+
+    // The gateway's settings (see `sink/kafka.rs`) with their defaults.
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", idempotence)
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("compression.type", "lz4")
+        .set("message.timeout.ms", "5000")
+        .create()?;
+    let body = r#"{"name":"홍길동","email":"gildong@example.com","country_code":"+82","phone_number":"010-1234-5678","privacy_consent":true,"campaign":"bench-ceiling","utm_source":"newsletter","page_url":"https://event.example.com/spring"}"#;
+    let lead = parse_submission(body.as_bytes(), ConsentPolicy::default())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let started = Instant::now();
+    let results: Vec<Result<Duration, ()>> = stream::iter(0..total)
+        .map(|_| {
+            let message = LeadMessage::from(&AcceptedLead::stamp(
+                lead.clone(),
+                LeadId::generate(),
+                Utc::now(),
+            ));
+            let producer = producer.clone();
+            async move {
+                let sent = Instant::now();
+                let key = message.id.to_string();
+                let payload = message.to_json();
+                producer
+                    .send(
+                        FutureRecord::to(topic).key(&key).payload(&payload),
+                        Duration::ZERO,
+                    )
+                    .await
+                    .map(|_| sent.elapsed())
+                    .map_err(|_| ())
+            }
+        })
+        .buffer_unordered(in_flight)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    let mut latencies: Vec<Duration> = results.iter().filter_map(|r| r.ok()).collect();
+    latencies.sort();
+    let failed = results.len() - latencies.len();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+    };
+    println!(
+        "produced {} of {total} in {:.2} s: {:.0} msg/s acknowledged, {failed} failed; ack latency p50 {:?} p99 {:?} (in flight {in_flight}, idempotence {idempotence})",
+        latencies.len(),
+        elapsed.as_secs_f64(),
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        pct(0.50).copied().unwrap_or_default(),
+        pct(0.99).copied().unwrap_or_default(),
+    );
+    Ok(())
+}
