@@ -1,0 +1,161 @@
+//! The numbers a run produces: latency histograms (HDR, microseconds), outcome counts,
+//! and the per-second timeline the charts are drawn from.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::generator::InvalidKind;
+use crate::outcome::{Class, Outcome};
+
+/// Longest latency a histogram records exactly: one hour, in microseconds. Anything
+/// longer is clamped (a request timeout is far shorter).
+pub const MAX_MICROS: u64 = 3_600_000_000;
+
+/// A latency histogram in microseconds with three significant digits.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("constant bounds are valid")
+}
+
+/// A smaller histogram (two significant digits) for one second of the timeline.
+pub fn second_histogram() -> Histogram<u32> {
+    Histogram::new_with_bounds(1, MAX_MICROS, 2).expect("constant bounds are valid")
+}
+
+pub fn micros(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_micros())
+        .unwrap_or(MAX_MICROS)
+        .clamp(1, MAX_MICROS)
+}
+
+fn ms(micros: u64) -> f64 {
+    micros as f64 / 1000.0
+}
+
+/// Percentiles of a latency histogram, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Percentiles {
+    pub fn of<T: hdrhistogram::Counter>(histogram: &Histogram<T>) -> Self {
+        if histogram.is_empty() {
+            return Self::default();
+        }
+        Self {
+            count: histogram.len(),
+            mean_ms: histogram.mean() / 1000.0,
+            p50_ms: ms(histogram.value_at_quantile(0.5)),
+            p90_ms: ms(histogram.value_at_quantile(0.9)),
+            p99_ms: ms(histogram.value_at_quantile(0.99)),
+            p999_ms: ms(histogram.value_at_quantile(0.999)),
+            max_ms: ms(histogram.max()),
+        }
+    }
+}
+
+/// Latency at percentiles from 0 to 99.999, for the HDR percentile-distribution chart.
+pub fn spectrum(histogram: &Histogram<u64>) -> Vec<(f64, f64)> {
+    if histogram.is_empty() {
+        return Vec::new();
+    }
+    const POINTS: &[f64] = &[
+        0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.999, 100.0,
+    ];
+    POINTS
+        .iter()
+        .map(|&p| (p, ms(histogram.value_at_quantile(p / 100.0))))
+        .collect()
+}
+
+/// How many requests ended each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    /// Requests the schedule called for.
+    pub scheduled: u64,
+    /// Requests that went out (the rest were dropped).
+    pub sent: u64,
+    /// Never sent: the backlog was full.
+    pub dropped: u64,
+    /// Complete HTTP answers, whatever the status.
+    pub answered: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub unavailable: u64,
+    pub other_status: u64,
+    pub connect_failed: u64,
+    pub timed_out: u64,
+    pub transport: u64,
+}
+
+impl Totals {
+    pub fn count(&mut self, outcome: &Outcome) {
+        match outcome.class() {
+            Class::Accepted => self.accepted += 1,
+            Class::Rejected => self.rejected += 1,
+            Class::Unavailable => self.unavailable += 1,
+            Class::OtherStatus => self.other_status += 1,
+            Class::ConnectFailed => self.connect_failed += 1,
+            Class::TimedOut => self.timed_out += 1,
+            Class::Transport => self.transport += 1,
+            Class::Dropped => self.dropped += 1,
+        }
+        if outcome.status().is_some() {
+            self.answered += 1;
+        }
+    }
+
+    /// Requests that got neither an answer nor a definite "not sent".
+    pub fn errors(&self) -> u64 {
+        self.connect_failed + self.timed_out + self.transport
+    }
+}
+
+/// One row of the outcome table: `202 accepted`, `422 validation_failed`, ….
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutcomeCount {
+    pub label: String,
+    pub class: Class,
+    pub status: Option<u16>,
+    pub code: Option<&'static str>,
+    pub count: u64,
+}
+
+/// How the gateway answered one kind of invalid lead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvalidAnswers {
+    pub kind: InvalidKind,
+    /// `status code` the API documents for it.
+    pub expected: String,
+    pub sent: u64,
+    pub as_expected: u64,
+    /// Answered 202: the gateway took a lead it must refuse.
+    pub accepted: u64,
+    /// Every other answer, by label.
+    pub other: Vec<(String, u64)>,
+}
+
+/// One second of the run. Requests are counted in the second they were scheduled
+/// (`scheduled`, `dropped`), sent (`sent`) or answered (the rest, and the latencies).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct SecondSummary {
+    pub second: u64,
+    /// What the schedule asked for in this second (requests per second).
+    pub target: f64,
+    pub scheduled: u64,
+    pub sent: u64,
+    pub dropped: u64,
+    pub answered: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub unavailable: u64,
+    /// Other statuses, timeouts, broken and refused connections.
+    pub failed: u64,
+    pub latency: Percentiles,
+}
