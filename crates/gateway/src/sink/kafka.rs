@@ -13,7 +13,6 @@ use async_trait::async_trait;
 use leadpipe_domain::LeadMessage;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
@@ -129,15 +128,9 @@ impl LeadSink for KafkaSink {
     async fn publish(&self, message: &LeadMessage) -> Result<(), PublishError> {
         let key = message.id.to_string();
         let payload = message.to_json();
-        let version = message.schema_version.to_string();
-        let headers = OwnedHeaders::new().insert(Header {
-            key: "schema_version",
-            value: Some(&version),
-        });
-        let record = FutureRecord::to(&self.topic)
-            .key(&key)
-            .payload(&payload)
-            .headers(headers);
+        // No record headers: the version travels in the payload, and Tansu's storage
+        // slows down with every stored header (its header table is scanned on fetch).
+        let record = FutureRecord::to(&self.topic).key(&key).payload(&payload);
         let started = Instant::now();
         // `send_result` enqueues without waiting: a full queue is an immediate 503. The
         // wait for the acknowledgement is capped here too: with the broker down,
