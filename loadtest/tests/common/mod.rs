@@ -179,18 +179,10 @@ impl Database {
     /// Creates it on `server_url` (`postgres://user@host:port`) and runs
     /// `leadpipe-consumer migrate` against it.
     pub async fn create(server_url: &str) -> Self {
-        let name = unique_name("leadpipe_loadtest").replace('-', "_");
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&format!("{server_url}/postgres"))
-            .await
-            .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {server_url}: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        let url = format!("{server_url}/{name}");
+        let (name, url) =
+            leadpipe_testkit::shared::create_database(server_url, "leadpipe_loadtest")
+                .await
+                .unwrap_or_else(|e| panic!("create a test database: {e}"));
         let output = Command::new(binary("leadpipe-consumer").unwrap())
             .arg("migrate")
             .env("LEADPIPE_DATABASE_URL", &url)

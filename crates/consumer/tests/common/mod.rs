@@ -132,18 +132,9 @@ impl TestDatabase {
     }
 
     async fn create_empty_on(server_url: &str) -> Self {
-        let name = leadpipe_testkit::unique_name("leadpipe_test").replace('-', "_");
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&format!("{server_url}/postgres"))
+        let (name, url) = leadpipe_testkit::shared::create_database(server_url, "leadpipe_test")
             .await
-            .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {server_url}: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .expect("create database");
-        admin.close().await;
-        let url = format!("{server_url}/{name}");
+            .unwrap_or_else(|e| panic!("create a test database: {e}"));
         let pool = PgPoolOptions::new()
             .max_connections(2)
             .connect(&url)
