@@ -59,6 +59,20 @@ JOBS = {"gateway": "leadpipe-gateway", "consumer": "leadpipe-consumer"}
 COMPOSE_SERVICES = {"kafka", "kafka-init", "postgres", "migrate", "gateway", "consumer",
                     "nginx", "prometheus", "grafana"}
 TOPIC_PARTITIONS = 12
+# Gateway shutdown after SIGTERM: drain (LEADPIPE_DRAIN_SECS), then in-flight
+# requests (LEADPIPE_SHUTDOWN_TIMEOUT_SECS), then the producer flush, for which
+# this margin is kept. Binary defaults apply when a variable is not set.
+GATEWAY_DEFAULT_DRAIN_SECS = 5
+GATEWAY_DEFAULT_SHUTDOWN_TIMEOUT_SECS = 30
+FLUSH_MARGIN_SECS = 5
+# Variables that would carry a secret value: deployments pass files (*_FILE).
+PLAIN_SECRET_VARIABLES = {"LEADPIPE_KAFKA_SASL_PASSWORD", "LEADPIPE_KAFKA_SSL_KEY_PASSWORD"}
+# Paths the public edge may route: the lead API, and the API docs on request.
+PUBLIC_PATHS = ["/v1/leads"]
+DOCS_PATHS = ["/api-docs/openapi.json", "/swagger-ui/", "/swagger-ui/index.html"]
+PRIVATE_PATHS = ["/", "/metrics", "/metrics/", "/healthz", "/readyz", "/v1", "/v1/other", "/anything"]
+# Kinds validated against ops/lint/crd-schemas instead of the Kubernetes schemas.
+CRD_KINDS = ("ScaledObject", "TriggerAuthentication", "ServiceMonitor", "PrometheusRule")
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -146,7 +160,14 @@ class Runner:
 CATALOGUE_DATA = load_yaml(CATALOGUE)
 METRICS: dict[str, dict[str, Any]] = CATALOGUE_DATA["metrics"]
 TARGET_LABELS = set(CATALOGUE_DATA["target_labels"])
-ENV_CONTRACT = {component: set(names) for component, names in CATALOGUE_DATA["env"].items()}
+
+
+def flatten_names(names: list[Any]) -> set[str]:
+    """Variable names of a catalogue list; nested lists are shared groups (YAML aliases)."""
+    return {n for item in names for n in (flatten_names(item) if isinstance(item, list) else {item})}
+
+
+ENV_CONTRACT = {component: flatten_names(names) for component, names in CATALOGUE_DATA["env"].items()}
 
 METRIC_TOKEN = re.compile(r"\bleadpipe_[a-z0-9_]+\b")
 SELECTOR = re.compile(r"\b(leadpipe_[a-z0-9_]+)\s*\{([^}]*)\}")
@@ -325,28 +346,44 @@ def crate_sources(component: str) -> str | None:
     return "\n".join(path.read_text() for path in sorted(src.rglob("*.rs")))
 
 
+# Settings, metrics and routes shared by both binaries live in this crate
+# (flattened into each binary's settings).
+SHARED_CRATE = "service"
+
+
 def check_contract_against_sources() -> None:
     """The metrics, variables and routes the deployment relies on exist in the code."""
-    sources = {component: crate_sources(component) for component in ("gateway", "consumer")}
+    shared = crate_sources(SHARED_CRATE)
+    sources: dict[str, str | None] = {}
+    for component in ("gateway", "consumer"):
+        own = crate_sources(component)
+        sources[component] = None if own is None else "\n".join(part for part in (own, shared) if part)
     if not any(sources.values()):
         print("      (no crates in this checkout yet: contract not cross-checked)")
         return
+    where = {component: f"crates/{component}/src" + (f" or crates/{SHARED_CRATE}/src" if shared is not None else "")
+             for component in sources}
     problems = []
     for metric in METRICS:
         component = "consumer" if metric.startswith("leadpipe_consumer_") else "gateway"
         code = sources[component]
         if code is not None and f'"{metric}"' not in code:
-            problems.append(f"{component}: metric {metric} is not defined in crates/{component}/src")
+            problems.append(f"{component}: metric {metric} is not defined in {where[component]}")
     for component, names in ENV_CONTRACT.items():
         code = sources[component]
         if code is None:
             continue
         for name in sorted(names - {"RUST_LOG"}):
             if f'env = "{name}"' not in code:
-                problems.append(f"{component}: crates/{component}/src reads no {name}")
+                problems.append(f"{component}: {where[component]} reads no {name}")
         for route in ("/healthz", "/readyz", "/metrics") + (("/v1/leads",) if component == "gateway" else ()):
             if f'"{route}"' not in code:
                 problems.append(f"{component}: no route {route}")
+    # The Ingress can route the API docs (gateway.ingress.exposeApiDocs).
+    if sources["gateway"] is not None:
+        for prefix in ("/api-docs", "/swagger-ui"):
+            if f'"{prefix}' not in sources["gateway"]:
+                problems.append(f"gateway: no route under {prefix} (routed by gateway.ingress.exposeApiDocs)")
     if sources["consumer"] is not None and not re.search(r"\bMigrate\b", sources["consumer"]):
         problems.append("consumer: no `migrate` subcommand")
     require(not problems, "\n".join(problems))
@@ -483,6 +520,26 @@ def check_compose_topology() -> None:
     require(env_of(migrate).keys() <= ENV_CONTRACT["consumer"], "migrate: unknown environment variables")
     consent = {c: env_of(services[c]).get("LEADPIPE_REQUIRE_CONSENT") for c in ("gateway", "consumer")}
     require(consent["gateway"] == consent["consumer"], f"gateway and consumer disagree on consent: {consent}")
+    for name in ("gateway", "consumer", "migrate"):
+        plain = PLAIN_SECRET_VARIABLES & env_of(services[name]).keys()
+        require(not plain, f"{name}: secret passed as a plain variable {sorted(plain)}: use the *_FILE variable and compose secrets")
+    gateway_env = env_of(services["gateway"])
+    drain = int(gateway_env.get("LEADPIPE_DRAIN_SECS", GATEWAY_DEFAULT_DRAIN_SECS))
+    shutdown = int(gateway_env.get("LEADPIPE_SHUTDOWN_TIMEOUT_SECS", GATEWAY_DEFAULT_SHUTDOWN_TIMEOUT_SECS))
+    grace = duration_seconds(services["gateway"].get("stop_grace_period", "10s"))
+    require(grace >= drain + shutdown + FLUSH_MARGIN_SECS,
+            f"gateway: stop_grace_period {grace:g}s does not cover the {drain}s drain + {shutdown}s shutdown timeout"
+            f" + {FLUSH_MARGIN_SECS}s producer flush")
+
+
+def duration_seconds(value: str | int | float) -> float:
+    """A Compose / Go duration (`1m30s`, `40s`, `500ms`) in seconds."""
+    if isinstance(value, (int, float)):
+        return float(value) / 1e9  # compose config renders plain numbers as nanoseconds
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)", value)
+    require(parts and "".join(n + u for n, u in parts) == value, f"cannot parse duration {value!r}")
+    scale = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+    return sum(float(n) * scale[u] for n, u in parts)
 
 
 def check_compose_build_targets() -> None:
@@ -579,7 +636,7 @@ def check_alert_coverage() -> None:
     names = [rule["alert"] for rule in alert_rules()]
     require(len(names) == len(set(names)), "duplicate alert names")
     required = {"LeadpipeConsumerLagGrowing", "LeadpipeDeadLetterMessages", "LeadpipeGatewayHighErrorRatio",
-                "LeadpipeGatewayNotReady", "LeadpipeNoLeadsAccepted"}
+                "LeadpipeGatewayBrokerUnreachable", "LeadpipeNoLeadsAccepted"}
     require(required <= set(names), f"missing alerts: {sorted(required - set(names))}")
     for rule in alert_rules():
         name = rule["alert"]
@@ -851,7 +908,7 @@ def check_kubernetes_validate(values_file: Path) -> None:
         proc = run([tool("kubernetes-validate"), "--strict", "--quiet", *versions, str(manifest)], ok=False)
         output = proc.stdout + proc.stderr
         unexpected = [line for line in output.splitlines()
-                      if not (line.startswith("WARN") and any(f"kind {k} " in line for k in ("ScaledObject", "ServiceMonitor", "PrometheusRule")))]
+                      if not (line.startswith("WARN") and any(f"kind {k} " in line for k in CRD_KINDS))]
         require(proc.returncode == 0 and not unexpected, f"kubernetes-validate --strict:\n{output}")
 
 
@@ -875,6 +932,126 @@ def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
 
 def labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
+
+
+def external_objects(values: dict[str, Any]) -> dict[str, set[str]]:
+    """Secrets and ConfigMaps the values name but the chart does not create."""
+    kafka, database = values["kafka"], values["database"]
+    secrets = {database["existingSecret"], database["ca"]["secretName"], database["password"]["existingSecret"],
+               kafka["sasl"]["existingSecret"], kafka["tls"]["ca"]["secretName"], kafka["tls"]["clientCert"]["secretName"]}
+    config_maps = {database["ca"]["configMapName"], kafka["tls"]["ca"]["configMapName"]}
+    return {"Secret": secrets - {""}, "ConfigMap": config_maps - {""}}
+
+
+def container_env(container: dict[str, Any], by_name: dict[tuple[str, str], dict[str, Any]]) -> dict[str, str | None]:
+    """Variables of a container: envFrom ConfigMaps, then env (None when from a Secret)."""
+    env: dict[str, str | None] = {}
+    for source in container.get("envFrom", []):
+        ref = source.get("configMapRef", {}).get("name")
+        env.update(by_name.get(("ConfigMap", ref), {}).get("data", {}))
+    for item in container.get("env", []):
+        env[item["name"]] = item.get("value")
+    return env
+
+
+def mounted_file(spec: dict[str, Any], container: dict[str, Any], path: str) -> str | None:
+    """Why `path` is not a file of a read-only Secret/ConfigMap mount of the container, or None."""
+    mounts = sorted(container.get("volumeMounts", []), key=lambda m: len(m["mountPath"]), reverse=True)
+    mount = next((m for m in mounts if path.startswith(m["mountPath"].rstrip("/") + "/")), None)
+    if mount is None:
+        return f"{path} is on no volume mount"
+    if mount.get("readOnly") is not True:
+        return f"{path}: mount {mount['mountPath']} is not read-only"
+    volume = next((v for v in spec.get("volumes", []) if v["name"] == mount["name"]), None)
+    source = (volume or {}).get("secret") or (volume or {}).get("configMap")
+    if source is None:
+        return f"{path}: volume {mount['name']} is not a Secret or ConfigMap"
+    relative = path[len(mount["mountPath"].rstrip("/")) + 1:]
+    if "items" in source and relative not in {item["path"] for item in source["items"]}:
+        return f"{path}: volume {mount['name']} has no item {relative}"
+    return None
+
+
+def database_url_of(container: dict[str, Any], by_name: dict[tuple[str, str], dict[str, Any]]) -> str | None:
+    """The database URL a container gets from a Secret the chart renders (None if external)."""
+    for item in container.get("env", []):
+        ref = item.get("valueFrom", {}).get("secretKeyRef")
+        if item["name"] == "LEADPIPE_DATABASE_URL" and ref:
+            secret = by_name.get(("Secret", ref["name"]))
+            return None if secret is None else secret.get("stringData", {}).get(ref["key"])
+    return None
+
+
+def url_query(url: str) -> dict[str, str]:
+    from urllib.parse import parse_qsl, urlsplit
+
+    return dict(parse_qsl(urlsplit(url).query))
+
+
+def broker_ports(brokers: str) -> set[int]:
+    return {int(address.rsplit(":", 1)[1]) for address in brokers.split(",")}
+
+
+KEDA_SASL = {"PLAIN": "plaintext", "SCRAM-SHA-256": "scram_sha256", "SCRAM-SHA-512": "scram_sha512"}
+
+
+def check_keda_security(kinds: dict[str, list[dict[str, Any]]], by_name: dict[tuple[str, str], dict[str, Any]],
+                        consumer: dict[str, Any], values: dict[str, Any]) -> list[str]:
+    """KEDA's Kafka trigger connects like the consumer pods do (protocol, SASL, CA, client certificate)."""
+    problems: list[str] = []
+    spec = pod_spec(consumer)
+    container = spec["containers"][0]
+    env = container_env(container, by_name)
+    protocol = env.get("LEADPIPE_KAFKA_SECURITY_PROTOCOL", "plaintext")
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    for scaled in kinds.get("ScaledObject", []):
+        for trigger in scaled["spec"]["triggers"]:
+            meta, auth = trigger["metadata"], trigger.get("authenticationRef")
+            if auth and ("TriggerAuthentication", auth["name"]) not in by_name:
+                # The user's own object: it must carry every parameter itself.
+                if auth["name"] != values["keda"]["authenticationRef"]:
+                    problems.append(f"ScaledObject: TriggerAuthentication {auth['name']} is neither rendered nor keda.authenticationRef")
+                if "sasl" in meta or "tls" in meta:
+                    problems.append("ScaledObject: sasl/tls in the metadata and in the user's TriggerAuthentication (KEDA refuses both)")
+                continue
+            tls_expected = protocol in ("ssl", "sasl_ssl")
+            if (meta.get("tls") == "enable") != tls_expected:
+                problems.append(f"ScaledObject: tls={meta.get('tls')!r} but the consumer uses {protocol}")
+            sasl_expected = KEDA_SASL[env["LEADPIPE_KAFKA_SASL_MECHANISM"]] if protocol.startswith("sasl_") else None
+            if meta.get("sasl") != sasl_expected:
+                problems.append(f"ScaledObject: sasl={meta.get('sasl')!r}, the consumer needs {sasl_expected!r}")
+            wanted: dict[str, tuple[str, str, str]] = {}  # KEDA parameter -> (kind, name, key) the pods use
+            if "kafka-sasl" in volumes:
+                item = volumes["kafka-sasl"]["secret"]
+                wanted["password"] = ("Secret", item["secretName"], item["items"][0]["key"])
+                wanted["username"] = ("ConfigMap", container["envFrom"][0]["configMapRef"]["name"], "LEADPIPE_KAFKA_SASL_USERNAME")
+            if "kafka-ca" in volumes:
+                source = volumes["kafka-ca"]
+                kind, name = ("Secret", source["secret"]["secretName"]) if "secret" in source else ("ConfigMap", source["configMap"]["name"])
+                wanted["ca"] = (kind, name, (source.get("secret") or source.get("configMap"))["items"][0]["key"])
+            if "kafka-client-cert" in volumes:
+                secret = volumes["kafka-client-cert"]["secret"]
+                keys = {item["path"]: item["key"] for item in secret["items"]}
+                for parameter, path in (("cert", "tls.crt"), ("key", "tls.key"), ("keyPassword", "key-password")):
+                    if path in keys:
+                        wanted[parameter] = ("Secret", secret["secretName"], keys[path])
+            if not wanted:
+                if auth:
+                    problems.append("ScaledObject: a TriggerAuthentication although the consumer needs no credentials")
+                continue
+            if not auth:
+                problems.append(f"ScaledObject: no TriggerAuthentication, the consumer uses {sorted(wanted)}")
+                continue
+            auth_spec = by_name[("TriggerAuthentication", auth["name"])]["spec"]
+            got = {ref["parameter"]: ("Secret", ref["name"], ref["key"]) for ref in auth_spec.get("secretTargetRef", [])}
+            got.update({ref["parameter"]: ("ConfigMap", ref["name"], ref["key"]) for ref in auth_spec.get("configMapTargetRef", [])})
+            if got != wanted:
+                problems.append(f"TriggerAuthentication {auth['name']}: parameters {got}, the consumer pods use {wanted}")
+            for kind, name, key in got.values():
+                rendered = by_name.get((kind, name))
+                if rendered is not None and key not in rendered.get("data", {}) and key not in rendered.get("stringData", {}):
+                    problems.append(f"TriggerAuthentication {auth['name']}: {kind} {name} has no key {key}")
+    return problems
 
 
 def check_chart_policy(values_file: Path) -> None:
@@ -919,6 +1096,30 @@ def check_chart_policy(values_file: Path) -> None:
                 if ref:
                     external = values["database"]["existingSecret"]
                     expect(ref["name"] == external or ("Secret", ref["name"]) in by_name, f"{cname}: Secret {ref['name']} missing")
+                    expect(env["name"] == "LEADPIPE_DATABASE_URL", f"{cname}: secret {env['name']} in an environment variable")
+            # Secrets reach the binaries as read-only files, never as variables.
+            variables = container_env(container, by_name)
+            plain = PLAIN_SECRET_VARIABLES & variables.keys()
+            expect(not plain, f"{cname}: secret passed as a plain variable {sorted(plain)}")
+            for variable, value in variables.items():
+                if variable.endswith(("_FILE", "_LOCATION")) and value:
+                    problem = mounted_file(spec, container, value)
+                    expect(problem is None, f"{cname}: {variable}: {problem}")
+            url = database_url_of(container, by_name)
+            if url and url_query(url).get("sslrootcert"):
+                problem = mounted_file(spec, container, url_query(url)["sslrootcert"])
+                expect(problem is None, f"{cname}: database sslrootcert: {problem}")
+            for mount in container.get("volumeMounts", []):
+                volume = next((v for v in spec.get("volumes", []) if v["name"] == mount["name"]), None)
+                expect(volume is not None, f"{cname}: mount {mount['name']} has no volume")
+                if volume and ("secret" in volume or "configMap" in volume):
+                    expect(mount.get("readOnly") is True, f"{cname}: {mount['mountPath']} is mounted writable")
+        for volume in spec.get("volumes", []):
+            for kind, field, key in (("Secret", "secret", "secretName"), ("ConfigMap", "configMap", "name")):
+                if field in volume:
+                    ref = volume[field][key]
+                    expect(ref in external_objects(values)[kind] or (kind, ref) in by_name,
+                           f"{name}: volume {volume['name']}: {kind} {ref} is neither rendered nor named in the values")
 
     # Gateway: probes, graceful shutdown, scaling, spreading.
     gateway = deployments["gateway"]
@@ -931,7 +1132,12 @@ def check_chart_policy(values_file: Path) -> None:
     sleep = gcont.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds")
     expect(isinstance(sleep, int) and sleep > 0, "gateway: no preStop sleep")
     grace = gspec.get("terminationGracePeriodSeconds", 30)
-    expect(isinstance(sleep, int) and grace - sleep >= 30, f"gateway: grace {grace}s leaves under 30s to drain after a {sleep}s preStop")
+    genv = container_env(gcont, by_name)
+    drain = int(genv.get("LEADPIPE_DRAIN_SECS") or GATEWAY_DEFAULT_DRAIN_SECS)
+    shutdown = int(genv.get("LEADPIPE_SHUTDOWN_TIMEOUT_SECS") or GATEWAY_DEFAULT_SHUTDOWN_TIMEOUT_SECS)
+    expect(isinstance(sleep, int) and grace >= sleep + drain + shutdown + FLUSH_MARGIN_SECS,
+           f"gateway: grace {grace}s does not cover the {sleep}s preStop + {drain}s drain + {shutdown}s shutdown timeout"
+           f" + {FLUSH_MARGIN_SECS}s producer flush")
     expect(gateway["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] in (0, "0", "0%"), "gateway: rolling update may drop capacity")
     hpas = kinds.get("HorizontalPodAutoscaler", [])
     if values["gateway"]["autoscaling"]["enabled"]:
@@ -959,6 +1165,8 @@ def check_chart_policy(values_file: Path) -> None:
     else:
         expect(consumer["spec"].get("replicas") == values["consumer"]["replicaCount"], "consumer: fixed replicas not set")
         expect(not scaled, "consumer: ScaledObject rendered although keda.enabled is false")
+        expect(not kinds.get("TriggerAuthentication"), "TriggerAuthentication rendered although keda.enabled is false")
+    problems += check_keda_security(kinds, by_name, consumer, values)
 
     # Environment variables are the ones the binaries read.
     for component, deployment in deployments.items():
@@ -1004,6 +1212,11 @@ def check_chart_policy(values_file: Path) -> None:
             expect(container["image"] == ccont["image"], "migration Job does not use the consumer image")
             expect(pod_spec(job)["restartPolicy"] == "Never", "migration Job restarts in place")
             job_weight = int(job["metadata"]["annotations"].get("helm.sh/hook-weight", "0"))
+            unknown = {e["name"] for e in container.get("env", [])} - ENV_CONTRACT["consumer"]
+            expect(not unknown, f"migration Job: unknown environment variables {sorted(unknown)}")
+            url_sources = [next((e.get("valueFrom") for e in c.get("env", []) if e["name"] == "LEADPIPE_DATABASE_URL"), None)
+                           for c in (container, ccont)]
+            expect(url_sources[0] is not None and url_sources[0] == url_sources[1], "migration Job and consumer use different database URLs")
             for secret in kinds.get("Secret", []):
                 ann = secret["metadata"]["annotations"]
                 expect("pre-install" in ann.get("helm.sh/hook", "") and int(ann.get("helm.sh/hook-weight", "0")) < job_weight,
@@ -1013,6 +1226,143 @@ def check_chart_policy(values_file: Path) -> None:
     if values["database"]["existingSecret"]:
         expect(not kinds.get("Secret"), "a database Secret is rendered although database.existingSecret is set")
     require(not problems, "\n".join(problems))
+
+
+def ingress_routes(ingress: dict[str, Any], request: str) -> bool:
+    """Whether an Ingress sends a request path to a backend (networking.k8s.io/v1 path matching)."""
+    for rule in ingress["spec"].get("rules", []):
+        for item in rule.get("http", {}).get("paths", []):
+            path, path_type = item["path"], item["pathType"]
+            if path_type == "Exact":
+                matched = request == path
+            elif path_type == "Prefix":
+                wanted = [part for part in path.split("/") if part]
+                matched = [part for part in request.split("/") if part][: len(wanted)] == wanted
+            else:
+                # ImplementationSpecific: up to the controller (often a regex); assume the widest reading.
+                matched = any(c in path for c in "()[]*+?$^|\\") or request.startswith(path.rstrip("/"))
+            if matched:
+                return True
+    return False
+
+
+def check_chart_ingress_routes() -> None:
+    """The Ingress routes the lead API (and the docs only on request), never /metrics, the probes or `/`."""
+    cases = [(f.stem, scenario_values(f)) for f in scenarios()]
+    for docs in (False, True):
+        cases.append((f"exposeApiDocs={docs}", {"gateway": {"ingress": {
+            "enabled": True, "exposeApiDocs": docs, "hosts": [{"host": "a.example.com"}, {"host": "b.example.com"}]}}}))
+    problems = []
+    for label, case in cases:
+        values = merged_values(case)
+        ingresses = [o for o in rendered_objects(case) if o["kind"] == "Ingress"]
+        if not values["gateway"]["ingress"]["enabled"]:
+            if ingresses:
+                problems.append(f"[{label}] Ingress rendered although gateway.ingress.enabled is false")
+            continue
+        if len(ingresses) != 1:
+            problems.append(f"[{label}] {len(ingresses)} Ingresses")
+            continue
+        (ingress,) = ingresses
+        hosts = {rule.get("host") for rule in ingress["spec"]["rules"]}
+        if hosts != {h["host"] for h in values["gateway"]["ingress"]["hosts"]}:
+            problems.append(f"[{label}] Ingress hosts {sorted(hosts)}")
+        docs = values["gateway"]["ingress"]["exposeApiDocs"]
+        for path in PUBLIC_PATHS:
+            if not ingress_routes(ingress, path):
+                problems.append(f"[{label}] {path} is not routed")
+        for path in DOCS_PATHS:
+            if ingress_routes(ingress, path) != docs:
+                problems.append(f"[{label}] {path} {'not ' if docs else ''}routed with exposeApiDocs={docs}")
+        for path in PRIVATE_PATHS:
+            if ingress_routes(ingress, path):
+                problems.append(f"[{label}] {path} is routed publicly")
+    require(not problems, "\n".join(problems))
+
+
+def check_chart_network_policy(values_file: Path) -> None:
+    """Every pod is isolated: only the ingress controller and Prometheus in, only DNS, Kafka and PostgreSQL out."""
+    values = merged_values(scenario_values(values_file))
+    objects = rendered_objects(scenario_values(values_file))
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    np = values["networkPolicy"]
+    if not np["enabled"]:
+        require(not policies, "NetworkPolicies rendered although networkPolicy.enabled is false")
+        return
+    by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    workloads = [o for o in objects if o["kind"] in ("Deployment", "Job")]
+    problems: list[str] = []
+    pg_ports = {int(p) for p in np["postgresql"]["ports"]}
+    expected_ingress = {"gateway": {"http"}, "consumer": {"http-metrics"}, "migrations": set()}
+    for workload in workloads:
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        component = labels["app.kubernetes.io/component"]
+        name = f"{workload['kind']}/{workload['metadata']['name']}"
+        selecting = [p for p in policies if p["spec"]["podSelector"].get("matchLabels") and
+                     labels_match(p["spec"]["podSelector"]["matchLabels"], labels)]
+        if len(selecting) != 1:
+            problems.append(f"{name}: selected by {len(selecting)} NetworkPolicies")
+            continue
+        policy = selecting[0]
+        spec = policy["spec"]
+        if set(spec.get("policyTypes", [])) != {"Ingress", "Egress"}:
+            problems.append(f"{name}: policyTypes {spec.get('policyTypes')}, both Ingress and Egress expected")
+        if "app.kubernetes.io/instance" not in spec["podSelector"]["matchLabels"]:
+            problems.append(f"NetworkPolicy {policy['metadata']['name']} selects pods of other releases")
+        container = pod_spec(workload)["containers"][0]
+        port_names = {p["name"] for p in container.get("ports", [])}
+        ingress_ports: set[Any] = set()
+        for rule in spec.get("ingress") or []:
+            if not rule.get("from") or not all(rule["from"]):
+                problems.append(f"{name}: an ingress rule accepts every source")
+            if not rule.get("ports"):
+                problems.append(f"{name}: an ingress rule opens every port")
+            ingress_ports |= {p["port"] for p in rule.get("ports", [])}
+        if not ingress_ports <= expected_ingress[component] or not ingress_ports <= port_names | {None}:
+            problems.append(f"{name}: accepts connections on {sorted(map(str, ingress_ports))}, expected {sorted(expected_ingress[component])}")
+        rules_from = [rule.get("from") for rule in spec.get("ingress") or []]
+        for source, wanted in (("ingressController", component == "gateway"), ("prometheus", component != "migrations")):
+            peers = yaml.safe_load(render_peers(np[source])) if wanted else None
+            if wanted and peers and peers not in rules_from:
+                problems.append(f"{name}: networkPolicy.{source} is not let in")
+        allowed: set[tuple[str, int]] = set()
+        for rule in spec.get("egress") or []:
+            if not rule.get("ports"):
+                problems.append(f"{name}: an egress rule opens every port")
+            allowed |= {(p.get("protocol", "TCP"), int(p["port"])) for p in rule.get("ports", [])}
+        if not {("UDP", 53), ("TCP", 53)} <= allowed:
+            problems.append(f"{name}: DNS (53/UDP and 53/TCP) not allowed")
+        tcp = {port for protocol, port in allowed if protocol == "TCP"}
+        if component in ("gateway", "consumer"):
+            config = container_env(container, by_name)
+            missing = broker_ports(config["LEADPIPE_KAFKA_BROKERS"]) - tcp
+            if missing:
+                problems.append(f"{name}: Kafka broker ports {sorted(missing)} not allowed")
+        needs_pg = component in ("consumer", "migrations")
+        if needs_pg and not pg_ports <= tcp:
+            problems.append(f"{name}: PostgreSQL ports {sorted(pg_ports - tcp)} not allowed")
+        kafka_only = broker_ports(values["kafka"]["brokers"]) - pg_ports - {53}
+        if component == "migrations" and kafka_only & tcp:
+            problems.append(f"{name}: the migration Job may reach the Kafka ports {sorted(kafka_only & tcp)}")
+        if component == "gateway" and (pg_ports - broker_ports(values["kafka"]["brokers"]) - {53}) & tcp:
+            problems.append(f"{name}: the gateway may reach the PostgreSQL ports")
+        if workload["kind"] == "Job":
+            hooks = set(policy["metadata"]["annotations"].get("helm.sh/hook", "").split(","))
+            job_hooks = set(workload["metadata"]["annotations"].get("helm.sh/hook", "").split(","))
+            weight = int(policy["metadata"]["annotations"].get("helm.sh/hook-weight", "0"))
+            job_weight = int(workload["metadata"]["annotations"].get("helm.sh/hook-weight", "0"))
+            if hooks != job_hooks or weight >= job_weight:
+                problems.append(f"{name}: its NetworkPolicy is not a hook created before the Job ({hooks}, weight {weight})")
+    require(not problems, "\n".join(problems))
+
+
+def render_peers(peer: dict[str, Any]) -> str:
+    """The NetworkPolicyPeer list the chart should render for a source value (as YAML)."""
+    peers: list[dict[str, Any]] = [{"ipBlock": {"cidr": cidr}} for cidr in peer.get("cidrs", [])]
+    selector = {key: peer[key] for key in ("namespaceSelector", "podSelector") if peer.get(key)}
+    if selector:
+        peers.append(selector)
+    return yaml.safe_dump(peers) if peers else ""
 
 
 def check_chart_monitoring_objects() -> None:
@@ -1112,13 +1462,77 @@ def check_chart_readme() -> None:
     require(not stale, "README documents values that do not exist: " + ", ".join(stale))
 
 
+def readme_created_objects(script: str) -> dict[tuple[str, str], set[str]]:
+    """Secrets and ConfigMaps (and their keys) that `kubectl create` commands of a script create."""
+    created: dict[tuple[str, str], set[str]] = {}
+    for command in script.replace("\\\n", " ").splitlines():
+        match = re.search(r"kubectl\s.*?\bcreate\s+(secret\s+generic|secret\s+tls|configmap)\s+([-.a-z0-9]+)(.*)", command)
+        if not match:
+            continue
+        kind = "ConfigMap" if match.group(1) == "configmap" else "Secret"
+        keys = {"tls.crt", "tls.key"} if match.group(1).endswith("tls") else set()
+        for option, argument in re.findall(r"--(from-literal|from-file)=(\S+)", match.group(3)):
+            argument = argument.strip("'\"")
+            keys.add(argument.split("=", 1)[0] if "=" in argument else Path(argument).name)
+        created[(kind, match.group(2))] = keys
+    return created
+
+
+def readme_example_problems(label: str, values: dict[str, Any], created: dict[tuple[str, str], set[str]]) -> list[str]:
+    """An example renders, uses sslmode=verify-full with a mounted CA, and reads only Secrets and
+    ConfigMaps (and keys) that the chart renders or the README's commands create."""
+    objects = rendered_objects(values)
+    if not any(o["kind"] == "Deployment" for o in objects):
+        return [f"{label}: renders no Deployment"]
+    by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    problems = []
+    for workload in (o for o in objects if o["kind"] in ("Deployment", "Job")):
+        spec = pod_spec(workload)
+        container = spec["containers"][0]
+        name = f"{label}: {workload['kind']}/{workload['metadata']['name']}"
+        needed: list[tuple[str, str, str]] = []
+        for volume in spec.get("volumes", []):
+            for kind, field, key in (("Secret", "secret", "secretName"), ("ConfigMap", "configMap", "name")):
+                if field in volume:
+                    needed += [(kind, volume[field][key], item["key"]) for item in volume[field].get("items", [])]
+        for env in container.get("env", []):
+            ref = env.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                needed.append(("Secret", ref["name"], ref["key"]))
+        for kind, object_name, key in needed:
+            if (kind, object_name) in by_name:
+                continue
+            if (kind, object_name) not in created:
+                problems.append(f"{name}: {kind} {object_name} is neither rendered nor created by the README commands")
+            elif key not in created[(kind, object_name)]:
+                problems.append(f"{name}: the README creates {kind} {object_name} without key {key}")
+        if "LEADPIPE_DATABASE_URL" in {e["name"] for e in container.get("env", [])}:
+            url = database_url_of(container, by_name)
+            if url is None:
+                problems.append(f"{name}: the database URL is in an external Secret, its sslmode cannot be checked")
+                continue
+            query = url_query(url)
+            if query.get("sslmode") != "verify-full":
+                problems.append(f"{name}: database sslmode is {query.get('sslmode')!r}, the examples must use verify-full")
+            if not query.get("sslrootcert"):
+                problems.append(f"{name}: database URL without sslrootcert")
+            elif (problem := mounted_file(spec, container, query["sslrootcert"])) is not None:
+                problems.append(f"{name}: {problem}")
+    return problems
+
+
 def check_chart_readme_example() -> None:
-    """The values file of the README's install example is accepted by the chart."""
+    """The README's install example (and every other values example) renders, uses sslmode=verify-full
+    with a mounted CA, and its commands create every Secret and ConfigMap (with the keys) the manifests read."""
     readme = (CHART / "README.md").read_text()
     match = re.search(r"cat > leadpipe-values\.yaml <<'EOF'\n(.*?)\nEOF\n", readme, re.DOTALL)
     require(match, "no install example values in the README")
-    objects = rendered_objects(yaml.safe_load(match.group(1)))
-    require(any(o["kind"] == "Deployment" for o in objects), "the README example renders no Deployment")
+    install_script = readme[readme.rfind("```bash", 0, match.start()):match.start()]
+    problems = readme_example_problems("install example", yaml.safe_load(match.group(1)), readme_created_objects(install_script))
+    every_command = readme_created_objects("\n".join(re.findall(r"```bash\n(.*?)```", readme, re.DOTALL)))
+    for number, block in enumerate(re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL), start=1):
+        problems += readme_example_problems(f"yaml example {number}", yaml.safe_load(block), every_command)
+    require(not problems, "\n".join(problems))
 
 
 def check_chart_schema_covers_defaults() -> None:
@@ -1168,12 +1582,14 @@ def main(argv: list[str]) -> int:
         c(f"helm: lint --strict [{label}]", check_helm_lint, values_file)
         c(f"helm: render + kubernetes-validate --strict {'/'.join(KUBE_VERSIONS)} [{label}]", check_kubernetes_validate, values_file)
         c(f"helm: workload policy [{label}]", check_chart_policy, values_file)
+        c(f"helm: network policy [{label}]", check_chart_network_policy, values_file)
     c("helm: kubernetes-validate rejects an unknown field", check_kubernetes_validate_rejects_unknown_field)
     c("helm: ServiceMonitor, PrometheusRule, ScaledObject, dashboard ConfigMap", check_chart_monitoring_objects)
+    c("helm: Ingress routes only the lead API (docs on request), never /metrics, probes or /", check_chart_ingress_routes)
     for case in sorted(NEGATIVE_CASES.glob("*.yaml")):
         c(f"helm: rejects bad values [{case.stem}]", check_chart_rejects, case)
     c("helm: README documents every value", check_chart_readme)
-    c("helm: README install example renders", check_chart_readme_example)
+    c("helm: README examples render (verify-full, every Secret/ConfigMap created)", check_chart_readme_example)
 
     print(f"ops-lint: {runner.passed} passed, {len(runner.failed)} failed")
     return 1 if runner.failed else 0

@@ -16,15 +16,12 @@
 //!
 //! Benchmarks print numbers; the tests assert behaviour.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::time::{Duration, Instant};
 
 use leadpipe_consumer::{Application, LeadStore, Settings};
 use leadpipe_domain::{AcceptedLead, ConsentPolicy, LeadMessage, SCHEMA_VERSION};
-use leadpipe_testkit::{kafka, unique_name, Tansu};
-use rdkafka::config::ClientConfig;
+use leadpipe_service::{ClientRole, KafkaSettings};
+use leadpipe_testkit::{kafka, leads, unique_name, Tansu, TestDatabase};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use sqlx::PgPool;
 
@@ -58,13 +55,14 @@ async fn main() {
     kafka::create_topic(&brokers, &topic, partitions)
         .await
         .unwrap();
-    let db = common::TestDatabase::create().await;
+    let db = TestDatabase::create().await;
+    let pool = db.pool().await.expect("the database answers");
 
     // 1. Pre-fill.
-    let records = common::lead_records(0..messages);
+    let records = leads::lead_records(0..messages);
     let started = Instant::now();
     for chunk in records.chunks(50_000) {
-        common::produce_all(&brokers, &topic, chunk).await;
+        leads::produce_all(&brokers, &topic, chunk).await;
     }
     println!(
         "pre-fill (produce, acks=all)    {}",
@@ -79,8 +77,8 @@ async fn main() {
 
     // 3. The drain.
     let mut settings = Settings::defaults();
-    settings.kafka_brokers = brokers.clone();
-    settings.topic = topic.clone();
+    settings.common.kafka.brokers = brokers.clone();
+    settings.common.topic = topic.clone();
     settings.dlq_topic = format!("{topic}.dlq");
     settings.group_id = unique_name("bench-consumer");
     settings.database_url = db.url.clone();
@@ -120,9 +118,9 @@ async fn main() {
         .iter()
         .map(|(_, payload)| LeadMessage::decode(payload, ConsentPolicy::default()).unwrap())
         .collect();
-    let store = LeadStore::from_pool(db.pool.clone());
+    let store = LeadStore::from_pool(pool.clone());
     for round in 1..=2 {
-        truncate(&db.pool).await;
+        truncate(&pool).await;
         let started = Instant::now();
         for batch in leads.chunks(BATCH) {
             store.insert_batch(batch).await.unwrap();
@@ -132,10 +130,10 @@ async fn main() {
             rate(n, started.elapsed())
         );
 
-        truncate(&db.pool).await;
+        truncate(&pool).await;
         let started = Instant::now();
         for batch in leads.chunks(BATCH) {
-            copy_staging_insert(&db.pool, batch).await;
+            copy_staging_insert(&pool, batch).await;
         }
         println!(
             "COPY staging + insert, round {round}  {}",
@@ -144,9 +142,9 @@ async fn main() {
     }
     assert_eq!(db.count().await, n as i64);
 
-    truncate(&db.pool).await;
+    truncate(&pool).await;
     let started = Instant::now();
-    let mut conn = db.pool.acquire().await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
     let mut copy = conn
         .copy_in_raw(&format!("COPY leads ({COLUMNS}) FROM STDIN (FORMAT csv)"))
         .await
@@ -167,12 +165,9 @@ async fn main() {
 }
 
 async fn read_all(brokers: &str, topic: &str, n: usize) -> Duration {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", unique_name("bench-reader"))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
+    let group = unique_name("bench-reader");
+    let consumer: StreamConsumer = KafkaSettings::plaintext(brokers)
+        .create(ClientRole::GroupMember { group_id: &group }, &[])
         .unwrap();
     consumer.subscribe(&[topic]).unwrap();
     let started = Instant::now();

@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use leadpipe_domain::DecodeError;
-use rdkafka::config::ClientConfig;
+use leadpipe_service::{ClientRole, KafkaClientError, KafkaSettings};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -96,26 +96,19 @@ impl DeadLetterProducer {
     /// How long one attempt may wait for the acknowledgement; the caller retries.
     const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
-    pub fn new(brokers: &str, topic: &str, idempotence: bool) -> Result<Self, KafkaError> {
-        let producer = ClientConfig::new()
-            .set("bootstrap.servers", brokers)
-            .set("client.id", "leadpipe-consumer-dlq")
-            .set("enable.idempotence", idempotence.to_string())
-            .set("acks", "all")
-            .set("linger.ms", "5")
-            .set(
+    pub fn new(kafka: &KafkaSettings, topic: &str) -> Result<Self, KafkaClientError> {
+        let tuning = [
+            ("linger.ms", "5".to_owned()),
+            (
                 "message.timeout.ms",
                 Self::DELIVERY_TIMEOUT.as_millis().to_string(),
-            )
-            .create()?;
+            ),
+        ];
+        let producer = kafka.create(ClientRole::DeadLetterProducer, &tuning)?;
         Ok(Self {
             producer,
             topic: topic.to_owned(),
         })
-    }
-
-    pub fn topic(&self) -> &str {
-        &self.topic
     }
 
     /// Sends one dead letter; `Ok` once the broker has acknowledged it.

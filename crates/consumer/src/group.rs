@@ -2,8 +2,9 @@
 //! when partitions are assigned or revoked.
 //!
 //! Offsets are never committed automatically (`enable.auto.commit=false`,
-//! `enable.auto.offset.store=false`): the pipeline stores a partition's offset only after
-//! the batch holding its messages is stored, then commits.
+//! `enable.auto.offset.store=false`, safety settings of the shared client builder that
+//! no pass-through can change): the pipeline stores a partition's offset only after the
+//! batch holding its messages is stored, then commits.
 //!
 //! Rebalances run inside `recv()`, on the pipeline's own task, through
 //! [`GroupContext::pre_rebalance`]:
@@ -19,7 +20,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rdkafka::config::ClientConfig;
+use leadpipe_service::{ClientRole, KafkaClientError};
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -165,32 +166,32 @@ pub fn subscribe(
     settings: &Settings,
     assignment: Arc<Assignment>,
     health: Arc<Health>,
-) -> KafkaResult<LeadConsumer> {
+) -> Result<LeadConsumer, KafkaClientError> {
     let context = GroupContext {
-        topic: settings.topic.clone(),
+        topic: settings.common.topic.clone(),
         assignment,
         health,
     };
-    let consumer: LeadConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &settings.kafka_brokers)
-        .set("group.id", &settings.group_id)
-        .set("client.id", "leadpipe-consumer")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        // A new group starts at the beginning: every lead on the topic is stored.
-        .set("auto.offset.reset", "earliest")
-        .set(
+    let tuning = [
+        (
             "session.timeout.ms",
             settings.kafka_session_timeout_ms.to_string(),
-        )
-        .set(
+        ),
+        (
             "heartbeat.interval.ms",
             (settings.kafka_session_timeout_ms / 4).max(100).to_string(),
-        )
+        ),
         // Prefetched messages waiting in librdkafka: part of the memory bound.
-        .set("queued.max.messages.kbytes", "16384")
-        .create_with_context(context)?;
-    consumer.subscribe(&[&settings.topic])?;
+        ("queued.max.messages.kbytes", "16384".to_owned()),
+    ];
+    let consumer: LeadConsumer = settings.common.kafka.create_with_context(
+        ClientRole::GroupMember {
+            group_id: &settings.group_id,
+        },
+        &tuning,
+        context,
+    )?;
+    consumer.subscribe(&[&settings.common.topic])?;
     Ok(consumer)
 }
 

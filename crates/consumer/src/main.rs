@@ -7,10 +7,14 @@ use leadpipe_service::{init_tracing, shutdown_signal};
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = cli.settings.clone();
-    init_tracing(settings.log_format);
+    init_tracing(settings.common.log_format);
     match cli.command() {
         Command::Migrate => {
-            let store = LeadStore::connect_lazy(&settings.database_url, 1)?;
+            let store = LeadStore::connect_lazy(
+                &settings.database_url,
+                settings.database_password_file.as_deref(),
+                1,
+            )?;
             store.migrate().await.context("applying migrations")?;
             tracing::info!("migrations applied");
         }
@@ -18,7 +22,8 @@ async fn main() -> anyhow::Result<()> {
             let app = Application::build(&settings)
                 .await
                 .context("starting the consumer")?;
-            tracing::info!(port = app.port(), topic = %settings.topic, group = %settings.group_id, "consumer started");
+            tracing::info!(port = app.port(), topic = %settings.common.topic, group = %settings.group_id,
+                kafka = %settings.common.kafka.describe(), "consumer started");
             app.run_until(shutdown_signal()).await?;
             tracing::info!("consumer stopped");
         }

@@ -270,11 +270,19 @@ impl Pipeline {
             .then(|| (self.flusher.clone(), self.health.clone()));
         flow.check = Some(tokio::spawn(async move {
             if let Some((flusher, health)) = ping {
-                let reachable = matches!(
-                    tokio::time::timeout(Duration::from_secs(3), flusher.store().ping()).await,
-                    Ok(Ok(()))
-                );
-                health.set_database(reachable);
+                match tokio::time::timeout(Duration::from_secs(3), flusher.store().ping()).await {
+                    Ok(Ok(())) => health.set_database(true),
+                    Ok(Err(error)) => {
+                        // The reason matters: a TLS or authentication failure needs an
+                        // operator, an outage does not.
+                        tracing::warn!(%error, "database check failed");
+                        health.set_database(false);
+                    }
+                    Err(_) => {
+                        tracing::warn!("database check timed out after 3 s");
+                        health.set_database(false);
+                    }
+                }
             }
             lag.check().await;
         }));

@@ -1,13 +1,16 @@
-//! The consumer's configuration: one struct, read from `LEADPIPE_*` environment variables
-//! (or the matching flags), each with a default. `leadpipe-consumer --help` lists them.
+//! The consumer's configuration: the settings both binaries share ([`CommonSettings`]:
+//! Kafka connection and security, topic, consent policy, log format, shutdown timeout)
+//! and the consumer's own, each read from a `LEADPIPE_*` environment variable (or the
+//! matching flag) with a default. `leadpipe-consumer --help` lists them all.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use leadpipe_domain::ConsentPolicy;
 
-pub use leadpipe_service::LogFormat;
+pub use leadpipe_service::{CommonSettings, LogFormat};
 
 /// Command line: a subcommand (default `run`) and the settings, which every subcommand
 /// accepts.
@@ -41,7 +44,11 @@ impl Cli {
 
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
-    /// PostgreSQL connection URL.
+    #[command(flatten)]
+    pub common: CommonSettings,
+
+    /// PostgreSQL connection URL. TLS through `sslmode` (disable, prefer, require,
+    /// verify-ca, verify-full) and `sslrootcert` (the CA file) query parameters.
     #[arg(
         long,
         global = true,
@@ -49,6 +56,11 @@ pub struct Settings {
         default_value = "postgres://127.0.0.1:5432/leadpipe"
     )]
     pub database_url: String,
+
+    /// File holding the database password (a mounted secret); wins over a password in
+    /// LEADPIPE_DATABASE_URL.
+    #[arg(long, global = true, env = "LEADPIPE_DATABASE_PASSWORD_FILE")]
+    pub database_password_file: Option<PathBuf>,
 
     /// Database connections: one for the batch being written, one for health checks.
     #[arg(
@@ -58,19 +70,6 @@ pub struct Settings {
         default_value_t = 2
     )]
     pub db_pool_size: u32,
-
-    /// Kafka bootstrap servers, comma-separated.
-    #[arg(
-        long,
-        global = true,
-        env = "LEADPIPE_KAFKA_BROKERS",
-        default_value = "127.0.0.1:9092"
-    )]
-    pub kafka_brokers: String,
-
-    /// Topic the gateway publishes leads to.
-    #[arg(long, global = true, env = "LEADPIPE_TOPIC", default_value = "leads")]
-    pub topic: String,
 
     /// Dead-letter topic for messages that cannot be decoded or no longer validate.
     #[arg(
@@ -104,11 +103,6 @@ pub struct Settings {
     )]
     pub max_batch_wait_ms: u64,
 
-    /// Store leads whose `privacy_consent` is false only when this is false (must match
-    /// the gateway's setting; other leads are dead-lettered as `invalid`).
-    #[arg(long, global = true, env = "LEADPIPE_REQUIRE_CONSENT", default_value_t = true, action = ArgAction::Set)]
-    pub require_consent: bool,
-
     /// Address of the `/healthz`, `/readyz` and `/metrics` endpoints.
     #[arg(
         long,
@@ -123,13 +117,6 @@ pub struct Settings {
           value_parser = clap::value_parser!(u64).range(100..))]
     pub lag_interval_ms: u64,
 
-    /// Idempotent producer for dead letters (`enable.idempotence`). Keep it on with Apache
-    /// Kafka. The local Tansu 0.6 broker wedges idempotent producers whose messages timed
-    /// out during an outage, so the local stack turns it off; a dead letter written twice
-    /// carries the same source partition and offset headers, so duplicates are visible.
-    #[arg(long, global = true, env = "LEADPIPE_KAFKA_IDEMPOTENCE", default_value_t = true, action = ArgAction::Set)]
-    pub kafka_idempotence: bool,
-
     /// Kafka group session timeout, in ms: how soon the partitions of a crashed instance
     /// move to the others.
     #[arg(
@@ -139,32 +126,12 @@ pub struct Settings {
         default_value_t = 10000
     )]
     pub kafka_session_timeout_ms: u64,
-
-    /// On SIGTERM, how long the last batches may take to be stored before the consumer
-    /// gives up on them (uncommitted, so they are consumed again elsewhere), in seconds.
-    #[arg(
-        long,
-        global = true,
-        env = "LEADPIPE_SHUTDOWN_TIMEOUT_SECS",
-        default_value_t = 30
-    )]
-    pub shutdown_timeout_secs: u64,
-
-    /// Log format. The level comes from `RUST_LOG` (default `info`).
-    #[arg(
-        long,
-        global = true,
-        env = "LEADPIPE_LOG_FORMAT",
-        value_enum,
-        default_value = "pretty"
-    )]
-    pub log_format: LogFormat,
 }
 
 impl Settings {
     pub fn consent_policy(&self) -> ConsentPolicy {
         ConsentPolicy {
-            require_consent: self.require_consent,
+            require_consent: self.common.require_consent,
         }
     }
 
@@ -178,10 +145,6 @@ impl Settings {
 
     pub fn lag_interval(&self) -> Duration {
         Duration::from_millis(self.lag_interval_ms)
-    }
-
-    pub fn shutdown_timeout(&self) -> Duration {
-        Duration::from_secs(self.shutdown_timeout_secs)
     }
 
     /// What `leadpipe-consumer` without flags would use: the environment where set, the

@@ -7,10 +7,9 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use leadpipe_service::{ClientRole, KafkaClientError, KafkaSettings};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
-use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::dead_letter::DeadLetterProducer;
@@ -32,8 +31,8 @@ pub enum StartupError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("creating the Kafka clients: {0}")]
-    Kafka(#[from] KafkaError),
+    #[error("Kafka: {0}")]
+    Kafka(#[from] KafkaClientError),
 }
 
 pub struct Application {
@@ -68,13 +67,15 @@ impl Application {
                 }
             })?;
 
-        let store = LeadStore::connect_lazy(&settings.database_url, settings.db_pool_size)?;
-        ensure_topic(&settings.kafka_brokers, &settings.dlq_topic).await;
-        let dead_letters = DeadLetterProducer::new(
-            &settings.kafka_brokers,
-            &settings.dlq_topic,
-            settings.kafka_idempotence,
+        let kafka = &settings.common.kafka;
+        kafka.validate().map_err(KafkaClientError::from)?;
+        let store = LeadStore::connect_lazy(
+            &settings.database_url,
+            settings.database_password_file.as_deref(),
+            settings.db_pool_size,
         )?;
+        ensure_topic(kafka, &settings.dlq_topic).await;
+        let dead_letters = DeadLetterProducer::new(kafka, &settings.dlq_topic)?;
         let assignment = Arc::new(Assignment::default());
         let consumer = Arc::new(group::subscribe(
             settings,
@@ -84,7 +85,7 @@ impl Application {
         let lag = Arc::new(LagMonitor::new(
             consumer.clone(),
             assignment.clone(),
-            &settings.topic,
+            &settings.common.topic,
             metrics.clone(),
             health.clone(),
         ));
@@ -101,12 +102,12 @@ impl Application {
             lag,
             metrics: metrics.clone(),
             health,
-            topic: settings.topic.clone(),
+            topic: settings.common.topic.clone(),
             policy: settings.consent_policy(),
             max_batch_rows: settings.max_batch_rows(),
             max_batch_wait: settings.max_batch_wait(),
             check_interval: settings.lag_interval(),
-            shutdown_timeout: settings.shutdown_timeout(),
+            shutdown_timeout: settings.common.shutdown_timeout(),
         };
         Ok(Self {
             port,
@@ -156,10 +157,8 @@ impl Application {
 /// Creates the dead-letter topic when it does not exist, so a bad message never waits
 /// for an operator. Failing here (no permission, say) is only logged: the topic may exist
 /// anyway, and a dead letter that cannot be written is retried, never dropped.
-async fn ensure_topic(brokers: &str, topic: &str) {
-    let admin: Result<AdminClient<DefaultClientContext>, _> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create();
+async fn ensure_topic(kafka: &KafkaSettings, topic: &str) {
+    let admin: Result<AdminClient<DefaultClientContext>, _> = kafka.create(ClientRole::Admin, &[]);
     let admin = match admin {
         Ok(admin) => admin,
         Err(error) => {

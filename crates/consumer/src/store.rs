@@ -10,9 +10,11 @@
 //! Inserting is idempotent: a lead id already stored, or repeated within the batch,
 //! inserts nothing, so replaying a batch after a crash or a rebalance is harmless.
 
+use std::path::Path;
 use std::time::Duration;
 
 use leadpipe_domain::{AcceptedLead, SCHEMA_VERSION};
+use leadpipe_service::Secret;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
@@ -24,6 +26,8 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 pub enum StoreError {
     #[error("invalid database URL: {0}")]
     Url(#[source] sqlx::Error),
+    #[error("database password: {0}")]
+    PasswordFile(#[from] leadpipe_service::secret::SecretFileError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("applying migrations: {0}")]
@@ -61,9 +65,17 @@ pub struct LeadStore {
 
 impl LeadStore {
     /// A pool that connects on first use, so the consumer starts (and reports not-ready)
-    /// while the database is down.
-    pub fn connect_lazy(database_url: &str, pool_size: u32) -> Result<Self, StoreError> {
-        let options: PgConnectOptions = database_url.parse().map_err(StoreError::Url)?;
+    /// while the database is down. `sslmode` and `sslrootcert` in the URL choose TLS and
+    /// the CA; a password file (a mounted secret) wins over a password in the URL.
+    pub fn connect_lazy(
+        database_url: &str,
+        password_file: Option<&Path>,
+        pool_size: u32,
+    ) -> Result<Self, StoreError> {
+        let mut options: PgConnectOptions = database_url.parse().map_err(StoreError::Url)?;
+        if let Some(path) = password_file {
+            options = options.password(Secret::from_file(path)?.expose());
+        }
         let pool = PgPoolOptions::new()
             .max_connections(pool_size.max(1))
             .acquire_timeout(Duration::from_secs(5))
@@ -73,10 +85,6 @@ impl LeadStore {
 
     pub fn from_pool(pool: PgPool) -> Self {
         Self { pool }
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
     }
 
     /// Applies the pending migrations (each in its own transaction; already-applied ones

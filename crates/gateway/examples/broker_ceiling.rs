@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use futures::stream::{self, StreamExt};
 use leadpipe_domain::{parse_submission, AcceptedLead, ConsentPolicy, LeadId, LeadMessage};
-use rdkafka::config::ClientConfig;
+use leadpipe_service::{ClientRole, KafkaSettings};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 #[tokio::main]
@@ -24,14 +24,16 @@ async fn main() -> anyhow::Result<()> {
     let idempotence = args.get(5).map_or("true", String::as_str);
 
     // The gateway's settings (see `sink/kafka.rs`) with their defaults.
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("enable.idempotence", idempotence)
-        .set("acks", "all")
-        .set("linger.ms", "5")
-        .set("compression.type", "lz4")
-        .set("message.timeout.ms", "5000")
-        .create()?;
+    let mut kafka = KafkaSettings::plaintext(brokers);
+    kafka.idempotence = idempotence == "true";
+    let producer: FutureProducer = kafka.create(
+        ClientRole::LeadProducer,
+        &[
+            ("linger.ms", "5".to_owned()),
+            ("compression.type", "lz4".to_owned()),
+            ("message.timeout.ms", "5000".to_owned()),
+        ],
+    )?;
     let body = r#"{"name":"홍길동","email":"gildong@example.com","country_code":"+82","phone_number":"010-1234-5678","privacy_consent":true,"campaign":"bench-ceiling","utm_source":"newsletter","page_url":"https://event.example.com/spring"}"#;
     let lead = parse_submission(body.as_bytes(), ConsentPolicy::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?;

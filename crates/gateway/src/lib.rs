@@ -10,8 +10,10 @@
 //! - [`problem`]: every error as RFC 9457 `application/problem+json`.
 //!
 //! Around them: [`settings`] (environment variables, `--help`), [`metrics`] (Prometheus),
-//! [`routes`] for health, readiness, metrics and the OpenAPI document, and [`startup`],
-//! which binds the listener and runs the server until a shutdown signal.
+//! [`routes`] for health, readiness, metrics and the OpenAPI document, [`state`] (what
+//! handlers share, and the instance's lifecycle: starting, serving, draining), and
+//! [`startup`], which binds the listener, runs the server until a shutdown signal, then
+//! drains.
 //!
 //! The gateway keeps no state of its own: any number of instances can run side by side.
 
@@ -21,6 +23,7 @@ pub mod routes;
 pub mod settings;
 pub mod sink;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 
 pub use metrics::Metrics;

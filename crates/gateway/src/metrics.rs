@@ -13,7 +13,7 @@ pub const LEADS_REJECTED_TOTAL: &str = "leadpipe_leads_rejected_total";
 pub const KAFKA_DELIVERY_DURATION_SECONDS: &str = "leadpipe_kafka_delivery_duration_seconds";
 pub const PUBLISHES_IN_FLIGHT: &str = "leadpipe_publishes_in_flight";
 pub const BROKER_ERRORS_TOTAL: &str = "leadpipe_broker_errors_total";
-pub const BROKER_READY: &str = "leadpipe_broker_ready";
+pub const BROKER_UP: &str = "leadpipe_broker_up";
 
 /// Latency buckets from 1 ms to 10 s: a healthy publish takes a few milliseconds, a
 /// failing one up to the delivery timeout.
@@ -30,7 +30,7 @@ pub struct Metrics {
     pub kafka_delivery_duration: Histogram,
     pub publishes_in_flight: IntGauge,
     pub broker_errors: IntCounterVec,
-    pub broker_ready: IntGauge,
+    pub broker_up: IntGauge,
 }
 
 impl Metrics {
@@ -85,9 +85,9 @@ impl Metrics {
                 &["kind"],
             )
             .expect("valid metric"),
-            broker_ready: IntGauge::new(
-                BROKER_READY,
-                "1 while the broker answers metadata requests for the topic.",
+            broker_up: IntGauge::new(
+                BROKER_UP,
+                "1 while the broker answers metadata requests for the topic, 0 while it does not.",
             )
             .expect("valid metric"),
             registry,
@@ -105,7 +105,7 @@ impl Metrics {
             Box::new(self.kafka_delivery_duration.clone()),
             Box::new(self.publishes_in_flight.clone()),
             Box::new(self.broker_errors.clone()),
-            Box::new(self.broker_ready.clone()),
+            Box::new(self.broker_up.clone()),
         ];
         for collector in collectors {
             self.registry

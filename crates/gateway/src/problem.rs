@@ -35,8 +35,11 @@ pub enum ApiError {
         source: PublishError,
         retry_after_secs: u64,
     },
-    #[error("the broker is unreachable")]
-    NotReady { retry_after_secs: u64 },
+    #[error("{}", if *draining { "this instance is shutting down" } else { "this instance is starting" })]
+    NotReady {
+        retry_after_secs: u64,
+        draining: bool,
+    },
     #[error("not found")]
     NotFound,
     #[error("method not allowed; allowed: {allow}")]
@@ -99,7 +102,7 @@ impl ApiError {
             Self::BrokerUnavailable { .. } => {
                 "The lead could not be stored right now; retry shortly"
             }
-            Self::NotReady { .. } => "The gateway cannot reach the broker",
+            Self::NotReady { .. } => "This instance is not ready to receive traffic",
             Self::NotFound => "No such resource",
             Self::MethodNotAllowed { .. } => "Method not allowed",
         }
@@ -121,7 +124,9 @@ impl ApiError {
             | Self::BrokerUnavailable {
                 retry_after_secs, ..
             }
-            | Self::NotReady { retry_after_secs } => Some(*retry_after_secs),
+            | Self::NotReady {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
             _ => None,
         }
     }

@@ -1,11 +1,13 @@
-//! The gateway's configuration: one struct, read from `LEADPIPE_*` environment variables
-//! (or the matching flags), each with a default. `leadpipe-gateway --help` lists them.
+//! The gateway's configuration: the settings both binaries share ([`CommonSettings`]:
+//! Kafka connection and security, topic, consent policy, log format, shutdown timeout)
+//! and the gateway's own, each read from a `LEADPIPE_*` environment variable (or the
+//! matching flag) with a default. `leadpipe-gateway --help` lists them all.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{ArgAction, Parser};
-pub use leadpipe_service::LogFormat;
+use clap::Parser;
+pub use leadpipe_service::{CommonSettings, LogFormat};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -14,21 +16,12 @@ pub use leadpipe_service::LogFormat;
     about = "Accepts leads over HTTP and publishes them to Kafka."
 )]
 pub struct Settings {
+    #[command(flatten)]
+    pub common: CommonSettings,
+
     /// Address the HTTP server listens on.
     #[arg(long, env = "LEADPIPE_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     pub http_addr: SocketAddr,
-
-    /// Kafka bootstrap servers, comma-separated.
-    #[arg(long, env = "LEADPIPE_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
-    pub kafka_brokers: String,
-
-    /// Topic accepted leads are published to.
-    #[arg(long, env = "LEADPIPE_TOPIC", default_value = "leads")]
-    pub topic: String,
-
-    /// Reject leads whose `privacy_consent` is false (422 `consent_required`).
-    #[arg(long, env = "LEADPIPE_REQUIRE_CONSENT", default_value_t = true, action = ArgAction::Set)]
-    pub require_consent: bool,
 
     /// Origins allowed to post from a browser (CORS), comma-separated; `*` allows any.
     /// Empty allows none.
@@ -62,14 +55,6 @@ pub struct Settings {
     #[arg(long, env = "LEADPIPE_KAFKA_LINGER_MS", default_value_t = 5)]
     pub kafka_linger_ms: u64,
 
-    /// Idempotent producer (`enable.idempotence`). Keep it on with Apache Kafka. The local
-    /// Tansu 0.6 broker wedges idempotent producers whose messages timed out during an
-    /// outage (it rejects librdkafka's epoch bump), so the local stack turns it off; lead
-    /// ids are deterministic and the consumer stores each id once, so a retried duplicate
-    /// on the topic is harmless either way.
-    #[arg(long, env = "LEADPIPE_KAFKA_IDEMPOTENCE", default_value_t = true, action = ArgAction::Set)]
-    pub kafka_idempotence: bool,
-
     /// Producer compression: none, gzip, snappy, lz4 or zstd.
     #[arg(long, env = "LEADPIPE_KAFKA_COMPRESSION", default_value = "lz4")]
     pub kafka_compression: String,
@@ -82,18 +67,12 @@ pub struct Settings {
     #[arg(long, env = "LEADPIPE_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,
 
-    /// On SIGTERM, how long in-flight requests may take to finish.
-    #[arg(long, env = "LEADPIPE_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
-    pub shutdown_timeout_secs: u64,
-
-    /// Log format. The level comes from `RUST_LOG` (default `info`).
-    #[arg(
-        long,
-        env = "LEADPIPE_LOG_FORMAT",
-        value_enum,
-        default_value = "pretty"
-    )]
-    pub log_format: LogFormat,
+    /// On SIGTERM, how long to keep serving, answering `/readyz` 503 and closing every
+    /// connection after its response, before the listener closes — time for load
+    /// balancers to take this instance out. In-flight requests then get
+    /// LEADPIPE_SHUTDOWN_TIMEOUT_SECS to finish.
+    #[arg(long, env = "LEADPIPE_DRAIN_SECS", default_value_t = 5)]
+    pub drain_secs: u64,
 }
 
 impl Settings {
@@ -101,8 +80,8 @@ impl Settings {
         Duration::from_millis(self.kafka_delivery_timeout_ms)
     }
 
-    pub fn shutdown_timeout(&self) -> Duration {
-        Duration::from_secs(self.shutdown_timeout_secs)
+    pub fn drain_period(&self) -> Duration {
+        Duration::from_secs(self.drain_secs)
     }
 
     /// What `leadpipe-gateway` without flags would use: the environment where set, the

@@ -1,6 +1,13 @@
 //! Building and running the HTTP server. `Application::build` binds the listener (port 0
 //! in tests) so the port is known before serving; `run_until` serves until the given
-//! shutdown future resolves, lets in-flight requests finish, then flushes the sink.
+//! shutdown future resolves, then drains:
+//! 1. `/readyz` answers 503 at once and every response closes its connection, for the
+//!    drain period (load balancers take the instance out meanwhile, and clients on
+//!    keep-alive connections reconnect elsewhere instead of writing to a connection
+//!    about to close);
+//! 2. the listener closes and the requests in flight finish (up to the shutdown
+//!    timeout);
+//! 3. the producer flushes.
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -18,22 +25,15 @@ use tokio::sync::Semaphore;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::sink::LeadSink;
+use crate::state::{AppState, Lifecycle};
 use crate::telemetry::{self, REQUEST_ID};
-
-/// What every handler shares. Nothing here is per-visitor state.
-pub struct AppState {
-    pub sink: Arc<dyn LeadSink>,
-    pub metrics: Arc<Metrics>,
-    pub consent_policy: ConsentPolicy,
-    pub max_body_bytes: usize,
-    pub in_flight: Arc<Semaphore>,
-    pub retry_after_secs: u64,
-}
 
 pub struct Application {
     port: u16,
     server: Server,
     sink: Arc<dyn LeadSink>,
+    lifecycle: Arc<Lifecycle>,
+    drain_period: Duration,
     flush_timeout: Duration,
 }
 
@@ -50,17 +50,20 @@ impl Application {
             sink: sink.clone(),
             metrics: metrics.clone(),
             consent_policy: ConsentPolicy {
-                require_consent: settings.require_consent,
+                require_consent: settings.common.require_consent,
             },
             max_body_bytes: settings.max_body_bytes,
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
             retry_after_secs: settings.retry_after_secs,
         });
+        let lifecycle = Arc::new(Lifecycle::default());
+        let lifecycle_data = web::Data::from(lifecycle.clone());
         let metrics = web::Data::from(metrics);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(metrics.clone())
+                .app_data(lifecycle_data.clone())
                 .configure(crate::routes::configure)
                 .default_service(web::to(crate::routes::not_found))
                 .wrap(cors(&origins))
@@ -69,7 +72,7 @@ impl Application {
         .listen(listener)?
         .disable_signals()
         .backlog(4096)
-        .shutdown_timeout(settings.shutdown_timeout_secs);
+        .shutdown_timeout(settings.common.shutdown_timeout_secs);
         if settings.http_workers > 0 {
             server = server.workers(settings.http_workers);
         }
@@ -77,7 +80,9 @@ impl Application {
             port,
             server: server.run(),
             sink,
-            flush_timeout: settings.shutdown_timeout(),
+            lifecycle,
+            drain_period: settings.drain_period(),
+            flush_timeout: settings.common.shutdown_timeout(),
         })
     }
 
@@ -85,16 +90,24 @@ impl Application {
         self.port
     }
 
-    /// Serves until `shutdown` resolves; then stops accepting connections, lets
-    /// in-flight requests finish (up to the shutdown timeout) and flushes the sink.
+    /// Serves until `shutdown` resolves; then drains (see the module documentation),
+    /// stops accepting connections, lets in-flight requests finish (up to the shutdown
+    /// timeout) and flushes the sink.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let (lifecycle, drain_period) = (self.lifecycle.clone(), self.drain_period);
         tokio::spawn(async move {
             shutdown.await;
-            tracing::info!("shutdown requested: finishing in-flight requests");
+            lifecycle.start_draining();
+            tracing::info!(
+                drain_ms = drain_period.as_millis() as u64,
+                "shutdown requested: draining (not ready, closing connections after each response)"
+            );
+            tokio::time::sleep(drain_period).await;
+            tracing::info!("listener closed: finishing in-flight requests");
             handle.stop(true).await;
         });
         self.server.await?;

@@ -9,12 +9,14 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::ConnectionType;
 use actix_web::middleware::Next;
 use actix_web::web::Data;
 use actix_web::Error;
 use tracing::Instrument;
 
 use crate::metrics::Metrics;
+use crate::state::Lifecycle;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -28,7 +30,8 @@ fn request_id(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
 }
 
-/// Middleware: request span, `X-Request-Id` echo, request count and duration by route.
+/// Middleware: request span, `X-Request-Id` echo, request count and duration by route;
+/// while draining, `Connection: close` on every response.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -41,11 +44,20 @@ pub async fn observe(
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().clone();
     let metrics = req.app_data::<Data<Metrics>>().cloned();
+    let lifecycle = req.app_data::<Data<Lifecycle>>().cloned();
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route, lead_id = tracing::field::Empty);
     let mut response = next.call(req).instrument(span.clone()).await?;
     let status = response.status();
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
+    }
+    if lifecycle.is_some_and(|l| l.is_draining()) {
+        // The client reconnects (elsewhere, once the balancer has noticed) instead of
+        // reusing a connection that is about to close.
+        response
+            .response_mut()
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
     }
     if let Some(metrics) = metrics {
         metrics

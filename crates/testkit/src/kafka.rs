@@ -1,20 +1,49 @@
-//! Topic administration and small Kafka clients for tests.
+//! Topic administration and small Kafka clients for tests, built like every leadpipe
+//! client by [`KafkaSettings::client_config`]. Each helper takes the cluster as
+//! [`Access`]: a `host:port` string for a plaintext broker, or [`KafkaSettings`] for a
+//! secured one.
 
 use std::time::Duration;
 
+use leadpipe_service::{ClientRole, KafkaSettings};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::Message;
 
+/// How a test reaches a cluster.
+pub trait Access {
+    fn settings(&self) -> KafkaSettings;
+}
+
+impl Access for str {
+    fn settings(&self) -> KafkaSettings {
+        KafkaSettings::plaintext(self)
+    }
+}
+
+impl Access for String {
+    fn settings(&self) -> KafkaSettings {
+        KafkaSettings::plaintext(self)
+    }
+}
+
+impl Access for KafkaSettings {
+    fn settings(&self) -> KafkaSettings {
+        self.clone()
+    }
+}
+
 /// Creates `topic` with `partitions` partitions; an existing topic is fine.
-pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()?;
+pub async fn create_topic(
+    cluster: &(impl Access + ?Sized),
+    topic: &str,
+    partitions: i32,
+) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> =
+        cluster.settings().create(ClientRole::Admin, &[])?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let results = admin
         .create_topics(
@@ -35,14 +64,11 @@ pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) -> anyhow
     Ok(())
 }
 
-/// A plain producer with the gateway's durability settings.
-pub fn producer(brokers: &str) -> anyhow::Result<FutureProducer> {
-    Ok(ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("linger.ms", "5")
-        .create()?)
+/// A producer with the gateway's durability settings (`acks=all`, idempotent).
+pub fn producer(cluster: &(impl Access + ?Sized)) -> anyhow::Result<FutureProducer> {
+    Ok(cluster
+        .settings()
+        .create(ClientRole::LeadProducer, &[("linger.ms", "5".to_owned())])?)
 }
 
 /// Produces one record and waits for the broker's acknowledgement.
@@ -75,18 +101,16 @@ pub struct Record {
 /// Reads `count` records from the start of `topic` with a fresh group, or fails after
 /// `timeout` with what it has.
 pub async fn read_records(
-    brokers: &str,
+    cluster: &(impl Access + ?Sized),
     topic: &str,
     count: usize,
     timeout: Duration,
 ) -> anyhow::Result<Vec<Record>> {
     use rdkafka::message::Headers;
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", crate::unique_name("leadpipe-test-reader"))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()?;
+    let group = crate::unique_name("leadpipe-test-reader");
+    let consumer: StreamConsumer = cluster
+        .settings()
+        .create(ClientRole::GroupMember { group_id: &group }, &[])?;
     consumer.subscribe(&[topic])?;
     let mut records = Vec::new();
     let deadline = tokio::time::Instant::now() + timeout;

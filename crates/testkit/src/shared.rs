@@ -11,21 +11,3 @@ pub fn database_server_url() -> String {
     std::env::var("LEADPIPE_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
-
-/// Creates an empty database with a unique name (starting with `prefix`) on the server
-/// at `server_url` (`postgres://user@host:port`) and returns its name and URL.
-pub async fn create_database(server_url: &str, prefix: &str) -> anyhow::Result<(String, String)> {
-    use sqlx::postgres::PgPoolOptions;
-    let name = crate::unique_name(prefix).replace('-', "_");
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&format!("{server_url}/postgres"))
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot reach PostgreSQL at {server_url}: {e}"))?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await?;
-    admin.close().await;
-    let url = format!("{server_url}/{name}");
-    Ok((name, url))
-}

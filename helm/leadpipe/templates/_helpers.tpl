@@ -104,6 +104,293 @@ Secret holding the database URL, and the key inside it.
 {{- end }}
 
 {{/*
+Kafka security. Secrets and CAs are mounted read-only as files; the binaries get
+the file paths, never a secret value in an environment variable.
+*/}}
+{{- define "leadpipe.kafkaSasl" -}}
+{{- if hasPrefix "sasl_" .Values.kafka.securityProtocol }}true{{ end }}
+{{- end }}
+
+{{- define "leadpipe.kafkaTls" -}}
+{{- if has .Values.kafka.securityProtocol (list "ssl" "sasl_ssl") }}true{{ end }}
+{{- end }}
+
+{{- define "leadpipe.kafkaCa" -}}
+{{- if or .Values.kafka.tls.ca.secretName .Values.kafka.tls.ca.configMapName }}true{{ end }}
+{{- end }}
+
+{{- define "leadpipe.kafkaClientCert" -}}
+{{- if .Values.kafka.tls.clientCert.secretName }}true{{ end }}
+{{- end }}
+
+{{/*
+`kafka.properties` as librdkafka `key=value,key=value` (keys sorted).
+*/}}
+{{- define "leadpipe.kafkaProperties" -}}
+{{- $pairs := list }}
+{{- range $key, $value := .Values.kafka.properties }}
+{{- $pairs = append $pairs (printf "%s=%s" $key (toString $value)) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}
+
+{{/*
+ConfigMap entries of the Kafka connection, shared by the gateway and the consumer.
+*/}}
+{{- define "leadpipe.kafkaConfig" -}}
+LEADPIPE_KAFKA_BROKERS: {{ .Values.kafka.brokers | quote }}
+LEADPIPE_KAFKA_SECURITY_PROTOCOL: {{ .Values.kafka.securityProtocol | quote }}
+{{- if include "leadpipe.kafkaSasl" . }}
+LEADPIPE_KAFKA_SASL_MECHANISM: {{ .Values.kafka.sasl.mechanism | quote }}
+LEADPIPE_KAFKA_SASL_USERNAME: {{ .Values.kafka.sasl.username | quote }}
+LEADPIPE_KAFKA_SASL_PASSWORD_FILE: "/etc/leadpipe/kafka-sasl/password"
+{{- end }}
+{{- if include "leadpipe.kafkaCa" . }}
+LEADPIPE_KAFKA_SSL_CA_LOCATION: "/etc/leadpipe/kafka-ca/ca.crt"
+{{- end }}
+{{- if include "leadpipe.kafkaClientCert" . }}
+LEADPIPE_KAFKA_SSL_CERTIFICATE_LOCATION: "/etc/leadpipe/kafka-client/tls.crt"
+LEADPIPE_KAFKA_SSL_KEY_LOCATION: "/etc/leadpipe/kafka-client/tls.key"
+{{- if .Values.kafka.tls.clientCert.keyPasswordKey }}
+LEADPIPE_KAFKA_SSL_KEY_PASSWORD_FILE: "/etc/leadpipe/kafka-client/key-password"
+{{- end }}
+{{- end }}
+{{- if .Values.kafka.properties }}
+LEADPIPE_KAFKA_PROPERTIES: {{ include "leadpipe.kafkaProperties" . | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+One read-only file volume from a Secret or a ConfigMap. Mode 0444: the
+containers run a single non-root user, and the files stay readable whatever
+fsGroup the pod security context uses. Usage:
+  include "leadpipe.fileVolume" (dict "name" "kafka-ca" "secret" "s" "configMap" "" "items" (list (dict "key" "ca.crt" "path" "ca.crt")))
+*/}}
+{{- define "leadpipe.fileVolume" -}}
+- name: {{ .name }}
+  {{- if .secret }}
+  secret:
+    secretName: {{ .secret }}
+  {{- else }}
+  configMap:
+    name: {{ .configMap }}
+  {{- end }}
+    defaultMode: 0444
+    items:
+      {{- range .items }}
+      - key: {{ .key | quote }}
+        path: {{ .path }}
+      {{- end }}
+{{- end }}
+
+{{- define "leadpipe.kafkaVolumeMounts" -}}
+{{- if include "leadpipe.kafkaSasl" . }}
+- name: kafka-sasl
+  mountPath: /etc/leadpipe/kafka-sasl
+  readOnly: true
+{{- end }}
+{{- if include "leadpipe.kafkaCa" . }}
+- name: kafka-ca
+  mountPath: /etc/leadpipe/kafka-ca
+  readOnly: true
+{{- end }}
+{{- if include "leadpipe.kafkaClientCert" . }}
+- name: kafka-client-cert
+  mountPath: /etc/leadpipe/kafka-client
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "leadpipe.kafkaVolumes" -}}
+{{- with .Values.kafka }}
+{{- if include "leadpipe.kafkaSasl" $ }}
+{{ include "leadpipe.fileVolume" (dict "name" "kafka-sasl" "secret" .sasl.existingSecret "items" (list (dict "key" .sasl.passwordKey "path" "password"))) }}
+{{- end }}
+{{- if include "leadpipe.kafkaCa" $ }}
+{{ include "leadpipe.fileVolume" (dict "name" "kafka-ca" "secret" .tls.ca.secretName "configMap" .tls.ca.configMapName "items" (list (dict "key" .tls.ca.key "path" "ca.crt"))) }}
+{{- end }}
+{{- if include "leadpipe.kafkaClientCert" $ }}
+{{- $items := list (dict "key" .tls.clientCert.certKey "path" "tls.crt") (dict "key" .tls.clientCert.keyKey "path" "tls.key") }}
+{{- if .tls.clientCert.keyPasswordKey }}
+{{- $items = append $items (dict "key" .tls.clientCert.keyPasswordKey "path" "key-password") }}
+{{- end }}
+{{ include "leadpipe.fileVolume" (dict "name" "kafka-client-cert" "secret" .tls.clientCert.secretName "items" $items) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+KEDA's Kafka trigger needs a TriggerAuthentication when the consumer uses SASL,
+a private CA or a client certificate. Its name: the user's own
+(keda.authenticationRef) or the chart's.
+*/}}
+{{- define "leadpipe.kedaChartAuth" -}}
+{{- if and (not .Values.keda.authenticationRef) (or (include "leadpipe.kafkaSasl" .) (include "leadpipe.kafkaCa" .) (include "leadpipe.kafkaClientCert" .)) }}true{{ end }}
+{{- end }}
+
+{{- define "leadpipe.kedaAuthName" -}}
+{{- if .Values.keda.authenticationRef }}
+{{- .Values.keda.authenticationRef }}
+{{- else if include "leadpipe.kedaChartAuth" . }}
+{{- printf "%s-kafka" (include "leadpipe.consumer.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Database TLS and password file.
+*/}}
+{{- define "leadpipe.databaseCa" -}}
+{{- if or .Values.database.ca.secretName .Values.database.ca.configMapName }}true{{ end }}
+{{- end }}
+
+{{- define "leadpipe.databaseCaPath" -}}
+/etc/leadpipe/database-ca/ca.crt
+{{- end }}
+
+{{- define "leadpipe.databasePasswordPath" -}}
+/etc/leadpipe/database-password/password
+{{- end }}
+
+{{/*
+database.url with `sslmode` and `sslrootcert` appended from database.sslMode
+and database.ca.
+*/}}
+{{- define "leadpipe.databaseUrl" -}}
+{{- $url := .Values.database.url }}
+{{- $params := list }}
+{{- with .Values.database.sslMode }}
+{{- $params = append $params (printf "sslmode=%s" .) }}
+{{- end }}
+{{- if include "leadpipe.databaseCa" . }}
+{{- $params = append $params (printf "sslrootcert=%s" (include "leadpipe.databaseCaPath" .)) }}
+{{- end }}
+{{- if $params }}
+{{- $separator := "?" }}
+{{- if hasSuffix "?" $url }}
+{{- $separator = "" }}
+{{- else if contains "?" $url }}
+{{- $separator = "&" }}
+{{- end }}
+{{- $url = printf "%s%s%s" $url $separator (join "&" $params) }}
+{{- end }}
+{{- $url }}
+{{- end }}
+
+{{- define "leadpipe.databaseVolumeMounts" -}}
+{{- if include "leadpipe.databaseCa" . }}
+- name: database-ca
+  mountPath: /etc/leadpipe/database-ca
+  readOnly: true
+{{- end }}
+{{- if .Values.database.password.existingSecret }}
+- name: database-password
+  mountPath: /etc/leadpipe/database-password
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "leadpipe.databaseVolumes" -}}
+{{- with .Values.database }}
+{{- if include "leadpipe.databaseCa" $ }}
+{{ include "leadpipe.fileVolume" (dict "name" "database-ca" "secret" .ca.secretName "configMap" .ca.configMapName "items" (list (dict "key" .ca.key "path" "ca.crt"))) }}
+{{- end }}
+{{- if .password.existingSecret }}
+{{ include "leadpipe.fileVolume" (dict "name" "database-password" "secret" .password.existingSecret "items" (list (dict "key" .password.key "path" "password"))) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+NetworkPolicyPeer objects (YAML list) of one source or destination value:
+{namespaceSelector, podSelector, cidrs}. Empty when nothing is set.
+*/}}
+{{- define "leadpipe.networkPolicyPeers" -}}
+{{- $peers := list }}
+{{- range .cidrs }}
+{{- $peers = append $peers (dict "ipBlock" (dict "cidr" .)) }}
+{{- end }}
+{{- $selector := dict }}
+{{- with .namespaceSelector }}
+{{- $_ := set $selector "namespaceSelector" . }}
+{{- end }}
+{{- with .podSelector }}
+{{- $_ := set $selector "podSelector" . }}
+{{- end }}
+{{- if $selector }}
+{{- $peers = append $peers $selector }}
+{{- end }}
+{{- if $peers }}
+{{- toYaml $peers }}
+{{- end }}
+{{- end }}
+
+{{/*
+Kafka broker ports: networkPolicy.kafka.ports, else the ports of kafka.brokers.
+*/}}
+{{- define "leadpipe.kafkaPorts" -}}
+{{- $ports := list }}
+{{- if .Values.networkPolicy.kafka.ports }}
+{{- range .Values.networkPolicy.kafka.ports }}
+{{- $ports = append $ports (int .) }}
+{{- end }}
+{{- else }}
+{{- range splitList "," .Values.kafka.brokers }}
+{{- $ports = append $ports (atoi (regexFind "[0-9]+$" .)) }}
+{{- end }}
+{{- end }}
+{{- range uniq $ports }}
+- port: {{ . }}
+  protocol: TCP
+{{- end }}
+{{- end }}
+
+{{/*
+Egress rules of one kind of pod: DNS always, Kafka and PostgreSQL on demand.
+A destination without selectors and CIDRs allows its ports to any address.
+Usage:
+  include "leadpipe.egressRules" (dict "ctx" $ "kafka" true "postgresql" false "extra" true)
+*/}}
+{{- define "leadpipe.egressRules" -}}
+{{- $np := .ctx.Values.networkPolicy }}
+# DNS
+- ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+  {{- with include "leadpipe.networkPolicyPeers" $np.dns }}
+  to:
+    {{- . | nindent 4 }}
+  {{- end }}
+{{- if .kafka }}
+# Kafka brokers
+- ports:
+    {{- with include "leadpipe.kafkaPorts" .ctx | trim }}
+    {{- . | nindent 4 }}
+    {{- end }}
+  {{- with include "leadpipe.networkPolicyPeers" $np.kafka }}
+  to:
+    {{- . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- if .postgresql }}
+# PostgreSQL
+- ports:
+    {{- range $np.postgresql.ports }}
+    - port: {{ int . }}
+      protocol: TCP
+    {{- end }}
+  {{- with include "leadpipe.networkPolicyPeers" $np.postgresql }}
+  to:
+    {{- . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- if and .extra $np.extraEgress }}
+{{ toYaml $np.extraEgress }}
+{{- end }}
+{{- end }}
+
+{{/*
 Topology spread constraints of one component: the custom list when given,
 otherwise spreading across zones (as strict as configured) and, best effort,
 across nodes. `pod-template-hash` makes each rollout spread on its own.
@@ -154,10 +441,108 @@ ConfigMap template so every install, upgrade and template run evaluates it.
 {{- if ge (int .Values.gateway.preStopSleepSeconds) (int .Values.gateway.terminationGracePeriodSeconds) }}
 {{- fail (printf "gateway.preStopSleepSeconds (%d) must be lower than gateway.terminationGracePeriodSeconds (%d), leaving time to drain in-flight requests" (int .Values.gateway.preStopSleepSeconds) (int .Values.gateway.terminationGracePeriodSeconds)) }}
 {{- end }}
+{{- with .Values.gateway }}
+{{- $needed := add (int .preStopSleepSeconds) (int .drainSeconds) (int .shutdownTimeoutSeconds) 5 }}
+{{- if lt (int .terminationGracePeriodSeconds) (int $needed) }}
+{{- fail (printf "gateway.terminationGracePeriodSeconds (%d) must cover gateway.preStopSleepSeconds (%d) + gateway.drainSeconds (%d) + gateway.shutdownTimeoutSeconds (%d) + 5s to flush the producer = %d" (int .terminationGracePeriodSeconds) (int .preStopSleepSeconds) (int .drainSeconds) (int .shutdownTimeoutSeconds) (int $needed)) }}
+{{- end }}
+{{- end }}
+{{- include "leadpipe.validateKafka" . }}
+{{- include "leadpipe.validateDatabase" . }}
+{{- include "leadpipe.validateNetworkPolicy" . }}
 {{- if and (not .Values.database.existingSecret) (not .Values.database.url) }}
 {{- fail "database: set database.url or database.existingSecret" }}
 {{- end }}
 {{- if and .Values.gateway.ingress.enabled (not .Values.gateway.ingress.hosts) }}
 {{- fail "gateway.ingress.hosts must list at least one host when gateway.ingress.enabled is true" }}
+{{- end }}
+{{- end }}
+
+
+{{/*
+Kafka security settings that belong together.
+*/}}
+{{- define "leadpipe.validateKafka" -}}
+{{- $protocol := .Values.kafka.securityProtocol }}
+{{- with .Values.kafka.sasl }}
+{{- if include "leadpipe.kafkaSasl" $ }}
+{{- if not .username }}
+{{- fail (printf "kafka.sasl.username is required when kafka.securityProtocol is %s" $protocol) }}
+{{- end }}
+{{- if not .existingSecret }}
+{{- fail (printf "kafka.sasl.existingSecret (a Secret holding the SASL password) is required when kafka.securityProtocol is %s" $protocol) }}
+{{- end }}
+{{- else if or .username .existingSecret }}
+{{- fail (printf "kafka.sasl.username / kafka.sasl.existingSecret are set, but kafka.securityProtocol (%s) does not use SASL: use sasl_ssl or sasl_plaintext" $protocol) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.kafka.tls.ca.secretName .Values.kafka.tls.ca.configMapName }}
+{{- fail "kafka.tls.ca: set secretName or configMapName, not both" }}
+{{- end }}
+{{- if and (not (include "leadpipe.kafkaTls" .)) (or (include "leadpipe.kafkaCa" .) (include "leadpipe.kafkaClientCert" .)) }}
+{{- fail (printf "kafka.tls.ca / kafka.tls.clientCert are set, but kafka.securityProtocol (%s) does not use TLS: use ssl or sasl_ssl" $protocol) }}
+{{- end }}
+{{- $safety := list "acks" "request.required.acks" "enable.idempotence" "enable.auto.commit" "enable.auto.offset.store" "auto.offset.reset" }}
+{{- $own := dict "bootstrap.servers" "kafka.brokers" "metadata.broker.list" "kafka.brokers" "security.protocol" "kafka.securityProtocol" "sasl.mechanism" "kafka.sasl.mechanism" "sasl.mechanisms" "kafka.sasl.mechanism" "sasl.username" "kafka.sasl.username" "sasl.password" "kafka.sasl.existingSecret" "ssl.ca.location" "kafka.tls.ca" "ssl.certificate.location" "kafka.tls.clientCert" "ssl.key.location" "kafka.tls.clientCert" "ssl.key.password" "kafka.tls.clientCert" }}
+{{- range $key, $_ := .Values.kafka.properties }}
+{{- if has $key $safety }}
+{{- fail (printf "kafka.properties: %s is a safety setting the binaries refuse to take from LEADPIPE_KAFKA_PROPERTIES" $key) }}
+{{- end }}
+{{- if hasKey $own $key }}
+{{- fail (printf "kafka.properties: %s has its own value, set %s instead" $key (get $own $key)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Database TLS: one place for sslmode and sslrootcert, a CA only where it is checked.
+*/}}
+{{- define "leadpipe.validateDatabase" -}}
+{{- $modes := list "disable" "prefer" "require" "verify-ca" "verify-full" }}
+{{- with .Values.database }}
+{{- if and .ca.secretName .ca.configMapName }}
+{{- fail "database.ca: set secretName or configMapName, not both" }}
+{{- end }}
+{{- if .existingSecret }}
+{{- if .sslMode }}
+{{- fail (printf "database.sslMode cannot be added to the URL in database.existingSecret (%s): write sslmode=%s into that URL" .existingSecret .sslMode) }}
+{{- end }}
+{{- else }}
+{{- $urlMode := "" }}
+{{- if regexMatch "[?&]sslmode=" .url }}
+{{- $urlMode = regexReplaceAll "^.*[?&]sslmode=([^&#]*).*$" .url "${1}" }}
+{{- if .sslMode }}
+{{- fail "database.url already sets sslmode: set it there or in database.sslMode, not both" }}
+{{- end }}
+{{- if not (has $urlMode $modes) }}
+{{- fail (printf "database.url: sslmode=%s is not one of %s" $urlMode (join ", " $modes)) }}
+{{- end }}
+{{- end }}
+{{- if include "leadpipe.databaseCa" $ }}
+{{- if regexMatch "[?&]sslrootcert=" .url }}
+{{- fail "database.url already sets sslrootcert: remove it, database.ca adds it" }}
+{{- end }}
+{{- $mode := default $urlMode .sslMode }}
+{{- if not (has $mode (list "verify-ca" "verify-full")) }}
+{{- fail (printf "database.ca is only checked with sslmode verify-ca or verify-full (sslmode is %s): set database.sslMode" (default "not set" $mode)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+NetworkPolicies that would cut the traffic the chart itself sets up.
+*/}}
+{{- define "leadpipe.validateNetworkPolicy" -}}
+{{- with .Values.networkPolicy }}
+{{- if .enabled }}
+{{- if and $.Values.gateway.ingress.enabled (not (include "leadpipe.networkPolicyPeers" .ingressController)) }}
+{{- fail "networkPolicy.ingressController selects nothing, so the gateways would refuse the ingress controller: set its namespaceSelector, podSelector or cidrs" }}
+{{- end }}
+{{- if and $.Values.serviceMonitor.enabled (not (include "leadpipe.networkPolicyPeers" .prometheus)) }}
+{{- fail "networkPolicy.prometheus selects nothing, so Prometheus could not scrape the pods: set its namespaceSelector, podSelector or cidrs" }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}

@@ -1,9 +1,14 @@
-//! The production sink: an idempotent rdkafka producer with `acks=all`.
+//! The production sink: an rdkafka producer with `acks=all` (idempotent unless turned
+//! off), configured by the shared [`KafkaSettings::client_config`] builder like every
+//! other Kafka client of leadpipe (TLS, SASL, pass-through properties).
 //!
 //! Memory stays bounded whatever the broker does: the handler admits at most
 //! `max_in_flight` publishes (see `routes::leads`), librdkafka's queue is sized to match,
 //! and every message either is acknowledged or fails after `message.timeout.ms` — the
 //! gateway's delivery timeout — which the handler answers with 503.
+//!
+//! A probe asks the broker for the topic's metadata every second: `leadpipe_broker_up`
+//! says whether it answers. It does not drive readiness (see `state::Lifecycle`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -11,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use leadpipe_domain::LeadMessage;
-use rdkafka::config::ClientConfig;
+use leadpipe_service::ClientRole;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
@@ -20,94 +25,103 @@ use super::{LeadSink, PublishError};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 
-/// How often readiness is re-checked with a metadata request for the topic.
-const READINESS_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the broker is probed with a metadata request for the topic.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 pub struct KafkaSink {
     producer: FutureProducer,
     topic: String,
     delivery_timeout: Duration,
-    ready: Arc<AtomicBool>,
+    started: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
 }
 
 impl KafkaSink {
-    /// Creates the producer and starts the readiness probe. Connecting is lazy: a broker
-    /// that is down now makes the gateway not ready, not unable to start.
+    /// Creates the producer and starts the broker probe. Connecting is lazy: a broker
+    /// that is down now makes publishes fail with 503, not the gateway unable to start.
+    /// A setting that cannot work (missing CA file, SASL without credentials, an unknown
+    /// property) is an error here, at start.
     pub fn connect(settings: &Settings, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let queue_messages = (settings.max_in_flight * 2).clamp(1000, 10_000_000);
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", &settings.kafka_brokers)
-            .set("client.id", "leadpipe-gateway")
-            .set("enable.idempotence", settings.kafka_idempotence.to_string())
-            .set("acks", "all")
-            .set("linger.ms", settings.kafka_linger_ms.to_string())
-            .set("compression.type", &settings.kafka_compression)
-            .set(
+        let tuning = [
+            ("linger.ms", settings.kafka_linger_ms.to_string()),
+            ("compression.type", settings.kafka_compression.clone()),
+            (
                 "message.timeout.ms",
                 settings.kafka_delivery_timeout_ms.to_string(),
-            )
-            .set(
+            ),
+            (
                 "request.timeout.ms",
                 settings
                     .kafka_delivery_timeout_ms
                     .clamp(1000, 30_000)
                     .to_string(),
-            )
-            .set("queue.buffering.max.messages", queue_messages.to_string())
-            .set("queue.buffering.max.kbytes", "262144")
-            .set("topic.metadata.refresh.interval.ms", "30000")
+            ),
+            ("queue.buffering.max.messages", queue_messages.to_string()),
+            ("queue.buffering.max.kbytes", "262144".to_owned()),
+            ("topic.metadata.refresh.interval.ms", "30000".to_owned()),
+        ];
+        let producer: FutureProducer = settings
+            .common
+            .kafka
+            .client_config(ClientRole::LeadProducer, &tuning)?
             .create()?;
-        let ready = Arc::new(AtomicBool::new(false));
-        spawn_readiness_probe(
+        let started = Arc::new(AtomicBool::new(false));
+        spawn_broker_probe(
             producer.clone(),
-            settings.topic.clone(),
-            ready.clone(),
+            settings.common.topic.clone(),
+            started.clone(),
             metrics.clone(),
         );
         Ok(Self {
             producer,
-            topic: settings.topic.clone(),
+            topic: settings.common.topic.clone(),
             delivery_timeout: settings.delivery_timeout(),
-            ready,
+            started,
             metrics,
         })
     }
 }
 
-/// Asks the broker for the topic's metadata every second, on a blocking thread (the
-/// librdkafka call blocks). The thread ends when the sink's producer is the last owner.
-fn spawn_readiness_probe(
+/// Asks the broker for the topic's metadata every second, on a thread of its own (the
+/// librdkafka call blocks), and publishes the answer as `leadpipe_broker_up`. The first
+/// answer, whatever it is, marks the sink started. The thread ends when the sink's
+/// producer is the last owner.
+fn spawn_broker_probe(
     producer: FutureProducer,
     topic: String,
-    ready: Arc<AtomicBool>,
+    started: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
 ) {
     std::thread::Builder::new()
-        .name("kafka-readiness".into())
-        .spawn(move || loop {
-            let reachable = producer
-                .client()
-                .fetch_metadata(Some(&topic), READINESS_INTERVAL * 2)
-                .map(|m| {
-                    m.topics().iter().any(|t| {
-                        t.name() == topic && t.error().is_none() && !t.partitions().is_empty()
+        .name("kafka-probe".into())
+        .spawn(move || {
+            let mut was_up = None;
+            loop {
+                let up = producer
+                    .client()
+                    .fetch_metadata(Some(&topic), PROBE_INTERVAL * 2)
+                    .map(|m| {
+                        m.topics().iter().any(|t| {
+                            t.name() == topic && t.error().is_none() && !t.partitions().is_empty()
+                        })
                     })
-                })
-                .unwrap_or(false);
-            let was = ready.swap(reachable, Ordering::SeqCst);
-            metrics.broker_ready.set(i64::from(reachable));
-            if was != reachable {
-                if reachable {
-                    tracing::info!(%topic, "broker reachable: ready");
-                } else {
-                    tracing::warn!(%topic, "broker unreachable or topic missing: not ready");
+                    .unwrap_or(false);
+                metrics.broker_up.set(i64::from(up));
+                if was_up != Some(up) {
+                    if up {
+                        tracing::info!(%topic, "broker reachable");
+                    } else {
+                        tracing::warn!(%topic, "broker unreachable or topic missing: leads are answered 503 until it is back");
+                    }
+                    was_up = Some(up);
                 }
+                started.store(true, Ordering::SeqCst);
+                if Arc::strong_count(&started) == 1 {
+                    return;
+                }
+                std::thread::sleep(PROBE_INTERVAL);
             }
-            if Arc::strong_count(&ready) == 1 {
-                return;
-            }
-            std::thread::sleep(READINESS_INTERVAL);
         })
         .expect("spawning a thread");
 }
@@ -156,8 +170,8 @@ impl LeadSink for KafkaSink {
         outcome
     }
 
-    fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
+    fn is_started(&self) -> bool {
+        self.started.load(Ordering::SeqCst)
     }
 
     async fn flush(&self, timeout: Duration) {

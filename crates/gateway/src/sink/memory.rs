@@ -1,5 +1,5 @@
 //! An in-memory sink for handler tests: records what was published and can be told to
-//! fail, to be slow, or to be not ready.
+//! fail, to be slow, or to be still starting.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -22,7 +22,7 @@ pub enum MemorySinkMode {
 
 pub struct MemorySink {
     mode: Mutex<MemorySinkMode>,
-    ready: AtomicBool,
+    started: AtomicBool,
     published: Mutex<Vec<LeadMessage>>,
     flushed: AtomicBool,
 }
@@ -31,7 +31,7 @@ impl MemorySink {
     pub fn new() -> Self {
         Self {
             mode: Mutex::new(MemorySinkMode::Accept),
-            ready: AtomicBool::new(true),
+            started: AtomicBool::new(true),
             published: Mutex::new(Vec::new()),
             flushed: AtomicBool::new(false),
         }
@@ -41,8 +41,8 @@ impl MemorySink {
         *self.mode.lock().unwrap_or_else(|e| e.into_inner()) = mode;
     }
 
-    pub fn set_ready(&self, ready: bool) {
-        self.ready.store(ready, Ordering::SeqCst);
+    pub fn set_started(&self, started: bool) {
+        self.started.store(started, Ordering::SeqCst);
     }
 
     /// Every message acknowledged so far, in order.
@@ -80,8 +80,8 @@ impl LeadSink for MemorySink {
         Ok(())
     }
 
-    fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
+    fn is_started(&self) -> bool {
+        self.started.load(Ordering::SeqCst)
     }
 
     async fn flush(&self, _timeout: Duration) {

@@ -18,8 +18,10 @@ pub trait LeadSink: Send + Sync + 'static {
     /// Stores one lead; `Ok` means the broker acknowledged it.
     async fn publish(&self, message: &LeadMessage) -> Result<(), PublishError>;
 
-    /// Whether the sink can currently take leads (drives `/readyz`).
-    fn is_ready(&self) -> bool;
+    /// Whether the sink has finished starting: for Kafka, the first metadata request
+    /// has returned (successfully or not), so a ready instance has a warm connection
+    /// when the broker is up. Drives `/readyz` with the instance's lifecycle.
+    fn is_started(&self) -> bool;
 
     /// Waits up to `timeout` for everything enqueued to be acknowledged (at shutdown).
     async fn flush(&self, timeout: Duration);

@@ -1,0 +1,14 @@
+//! The consumer's integration tests, against a real broker (the shared Tansu, or one of
+//! a test's own) and a real PostgreSQL:
+//! - [`repository`]: the batch insert, each test on a fresh migrated database;
+//! - [`pipeline`]: the whole consumer in-process: stored, dead-lettered, committed;
+//! - [`process`]: the binary as operators run it: killed, scaled, stopped, migrating;
+//! - [`outage`]: the database or the broker goes away and comes back;
+//! - [`tls`]: PostgreSQL over TLS (`sslmode=verify-full`) and a password from a file.
+
+mod outage;
+mod pipeline;
+mod process;
+mod repository;
+mod support;
+mod tls;

@@ -1,0 +1,13 @@
+//! The gateway's integration tests, over a real socket:
+//! - [`api`]: the HTTP contract with an in-memory sink (validation, problem+json, load
+//!   shedding, readiness and the drain, CORS, OpenAPI);
+//! - [`broker`]: against a real Kafka-protocol broker (Tansu): what is acknowledged is on
+//!   the topic; a broker outage is a fast 503, not a readiness failure;
+//! - [`cli`]: the binary's settings: `--help`, secrets, startup errors;
+//! - [`logs`]: no personal data in logs.
+
+mod api;
+mod broker;
+mod cli;
+mod logs;
+mod support;

@@ -1,0 +1,35 @@
+//! Structured logs for both binaries: `RUST_LOG` picks the level, `LEADPIPE_LOG_FORMAT`
+//! the format. `log` records (librdkafka's, through rdkafka) are forwarded too, and JSON
+//! lines carry the fields of the current span, such as the request id and the lead id.
+
+use clap::ValueEnum;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors.
+    Json,
+    /// Human-readable, for a terminal.
+    Pretty,
+}
+
+/// Installs the global tracing subscriber (`RUST_LOG`, default `info`). Call once, from
+/// `main`.
+pub fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        // A closed stdout (a log collector gone) must not turn into a panic on stderr
+        // in the middle of, say, the shutdown sequence: the line is lost, nothing else.
+        .log_internal_errors(false);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        LogFormat::Pretty => builder.compact().init(),
+    }
+}

@@ -1,0 +1,101 @@
+//! The whole pipeline as real processes, for tests that load it or break it: a topic
+//! (and its dead-letter topic) on a broker, a database of the test's own migrated by
+//! `leadpipe-consumer migrate`, and the `leadpipe-gateway` and `leadpipe-consumer`
+//! binaries on free ports.
+
+use std::time::Duration;
+
+use crate::kafka::{self, Access};
+use crate::{unique_name, ServiceProcess, TestDatabase};
+
+/// What one test changes in its pipeline.
+#[derive(Default)]
+pub struct Tuning {
+    /// An existing topic (with `<topic>.dlq`) to use instead of creating one (needed
+    /// when the broker requires authentication).
+    pub topic: Option<String>,
+    pub gateway_env: Vec<(&'static str, String)>,
+    pub consumer_env: Vec<(&'static str, String)>,
+}
+
+/// Broker, topic, database, gateway and consumer of one test.
+pub struct Pipeline {
+    pub brokers: String,
+    pub topic: String,
+    pub group: String,
+    pub db: TestDatabase,
+    pub gateway: ServiceProcess,
+    pub consumer: ServiceProcess,
+}
+
+impl Pipeline {
+    /// Creates the topic (12 partitions, as in production) and its dead-letter topic on
+    /// `brokers` unless `tuning` names one, a database on `pg_server`, and starts gateway
+    /// and consumer; returns once both are ready.
+    pub async fn start(brokers: &str, pg_server: &str, tuning: Tuning) -> Self {
+        let topic = match tuning.topic {
+            Some(topic) => topic,
+            None => {
+                let topic = unique_name("leads");
+                create_topics(brokers, &topic).await;
+                topic
+            }
+        };
+        let group = unique_name("leadpipe-test");
+        let db = TestDatabase::create_on(pg_server).await;
+        let mut gateway_env = vec![
+            ("LEADPIPE_KAFKA_BROKERS", brokers.to_owned()),
+            ("LEADPIPE_TOPIC", topic.clone()),
+            ("LEADPIPE_HTTP_WORKERS", "2".to_owned()),
+            ("LEADPIPE_DRAIN_SECS", "0".to_owned()),
+        ];
+        gateway_env.extend(tuning.gateway_env);
+        let mut consumer_env = vec![
+            ("LEADPIPE_KAFKA_BROKERS", brokers.to_owned()),
+            ("LEADPIPE_TOPIC", topic.clone()),
+            ("LEADPIPE_DLQ_TOPIC", format!("{topic}.dlq")),
+            ("LEADPIPE_GROUP_ID", group.clone()),
+            ("LEADPIPE_DATABASE_URL", db.url.clone()),
+            ("LEADPIPE_LAG_INTERVAL_MS", "300".to_owned()),
+            ("LEADPIPE_KAFKA_SESSION_TIMEOUT_MS", "6000".to_owned()),
+        ];
+        consumer_env.extend(tuning.consumer_env);
+        let gateway = ServiceProcess::start("leadpipe-gateway", &[], gateway_env);
+        let consumer = ServiceProcess::start("leadpipe-consumer", &["run"], consumer_env);
+        let mut pipeline = Self {
+            brokers: brokers.to_owned(),
+            topic,
+            group,
+            db,
+            gateway,
+            consumer,
+        };
+        pipeline.gateway.wait_ready(Duration::from_secs(60)).await;
+        pipeline.consumer.wait_ready(Duration::from_secs(60)).await;
+        pipeline
+    }
+
+    /// The gateway's base URL.
+    pub fn target(&self) -> String {
+        self.gateway.url("")
+    }
+
+    pub fn consumer_metrics(&self) -> String {
+        self.consumer.url("/metrics")
+    }
+
+    /// Both services' last log lines, for assertion messages.
+    pub fn logs(&self) -> String {
+        format!("{}\n{}", self.gateway.log_tail(), self.consumer.log_tail())
+    }
+}
+
+/// `topic` with 12 partitions and `<topic>.dlq` with one.
+pub async fn create_topics(cluster: &(impl Access + ?Sized), topic: &str) {
+    kafka::create_topic(cluster, topic, 12)
+        .await
+        .unwrap_or_else(|e| panic!("creating {topic}: {e}"));
+    kafka::create_topic(cluster, &format!("{topic}.dlq"), 1)
+        .await
+        .unwrap_or_else(|e| panic!("creating {topic}.dlq: {e}"));
+}

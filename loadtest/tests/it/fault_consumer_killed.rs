@@ -1,0 +1,101 @@
+//! Fault: the consumer is killed with SIGKILL three times under load and restarted each
+//! time. Whatever it had fetched but not committed is read again by the next instance;
+//! nothing accepted may be lost and nothing stored twice.
+//!
+//! Each kill hits an instance that owns every partition and is storing leads. (Killing
+//! an instance while it is still joining the group leaves, with Tansu 0.6, a member
+//! that is never expired and keeps its share of the partitions — the restarted
+//! instance then reports lag 0 for the half it owns while the rest is not consumed.
+//! That is the broker's group coordinator, not something this test is about.)
+
+use std::time::{Duration, Instant};
+
+use crate::support::{assert_reconciled, reconcile, steady_load};
+use leadpipe_testkit::{shared, Pipeline, Tansu, Tuning};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leads_accepted_while_the_consumer_is_killed_and_restarted_are_all_stored_once() {
+    let broker = Tansu::start().unwrap();
+    let mut pipeline = Pipeline::start(
+        &broker.brokers(),
+        &shared::database_server_url(),
+        Tuning {
+            // Small batches: a kill always finds some fetched but uncommitted. A short
+            // session: the next instance takes over sooner.
+            consumer_env: vec![
+                ("LEADPIPE_MAX_BATCH_ROWS", "50".to_owned()),
+                ("LEADPIPE_KAFKA_SESSION_TIMEOUT_MS", "3000".to_owned()),
+            ],
+            ..Tuning::default()
+        },
+    )
+    .await;
+    let load = tokio::spawn({
+        let config = steady_load(pipeline.target(), 200.0, 25);
+        async move { leadpipe_loadtest::run(&config).await.unwrap() }
+    });
+
+    // Rows stored before each kill: the consumer must have made progress in between.
+    let mut stored_at_kill = Vec::new();
+    let mut kills = Vec::new();
+    for _ in 0..3 {
+        owns_every_partition(&pipeline).await;
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        stored_at_kill.push(pipeline.db.count().await);
+        pipeline.consumer.kill();
+        kills.push(Instant::now());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        pipeline.consumer.restart();
+    }
+    let run = load.await.unwrap();
+    let reconciliation = reconcile(&pipeline, &run).await;
+
+    assert_reconciled(&reconciliation, &run, &pipeline);
+    let kills: Vec<Duration> = kills.iter().map(|&k| run.offset_of(k)).collect();
+    assert!(
+        kills.iter().all(|&k| k < run.config.duration),
+        "every kill hit the consumer under load: kills at {kills:?}"
+    );
+    println!("consumer killed at {kills:?}; stored before each kill: {stored_at_kill:?}");
+    assert!(
+        stored_at_kill.windows(2).all(|w| w[0] < w[1]) && stored_at_kill[0] > 0,
+        "each consumer instance stored leads before it was killed: {stored_at_kill:?}"
+    );
+    // The broker and gateway were healthy throughout: every valid lead was accepted.
+    assert_eq!(
+        run.totals.unavailable + run.totals.errors(),
+        0,
+        "{:?}",
+        run.outcomes
+    );
+    assert_eq!(run.totals.dropped, 0);
+    pipeline.db.drop_database().await;
+}
+
+/// Waits until the running consumer reports lag for all 12 partitions, i.e. it owns them
+/// all (each partition's lag is reported by its owner only).
+async fn owns_every_partition(pipeline: &Pipeline) {
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let owned = match client.get(pipeline.consumer.url("/metrics")).send().await {
+            Ok(response) => response
+                .text()
+                .await
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.starts_with("leadpipe_consumer_lag{"))
+                .count(),
+            Err(_) => 0,
+        };
+        if owned == 12 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the consumer owns {owned} of 12 partitions after 30 s\n{}",
+            pipeline.consumer.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,51 @@
+//! What the load tests share: a steady load for fault tests, and reconciliation of a run
+//! against a pipeline (see `leadpipe_testkit::Pipeline`), failing with everything useful.
+
+use std::time::Duration;
+
+use leadpipe_loadtest::{LoadConfig, LoadRun, Reconciliation};
+use leadpipe_testkit::Pipeline;
+use url::Url;
+
+/// A steady, modest load for fault tests: `rate` per second for `seconds`, with the
+/// default mix of invalid leads and resubmissions, every request recorded.
+pub fn steady_load(target: String, rate: f64, seconds: u64) -> LoadConfig {
+    let mut config = LoadConfig::new(Url::parse(&target).expect("the gateway's URL"));
+    config.rate = rate;
+    config.duration = Duration::from_secs(seconds);
+    config.connections = 256;
+    config.request_timeout = Duration::from_secs(15);
+    config.keep_records = true;
+    config
+}
+
+/// Reconciles `run` against the pipeline's database, waiting for the consumer's lag.
+pub async fn reconcile(pipeline: &Pipeline, run: &LoadRun) -> Reconciliation {
+    let options = leadpipe_loadtest::DrainOptions {
+        consumer_metrics: Some(Url::parse(&pipeline.consumer_metrics()).expect("a URL")),
+        timeout: Duration::from_secs(90),
+        settle: Duration::from_secs(15),
+        ..Default::default()
+    };
+    leadpipe_loadtest::reconcile(&pipeline.db.url, run, &options)
+        .await
+        .unwrap()
+}
+
+/// Asserts a reconciliation found no gap, printing everything useful if it did.
+pub fn assert_reconciled(reconciliation: &Reconciliation, run: &LoadRun, pipeline: &Pipeline) {
+    let summary = leadpipe_loadtest::report::text::reconciliation_summary(reconciliation);
+    assert!(
+        reconciliation.is_clean(),
+        "reconciliation found gaps:\n{summary}\noutcomes: {:?}\n{}",
+        run.outcomes,
+        pipeline.logs()
+    );
+    assert!(
+        reconciliation.findings.accepted > 0,
+        "nothing was accepted: {:?}\n{}",
+        run.outcomes,
+        pipeline.logs()
+    );
+    println!("{summary}");
+}
