@@ -8,13 +8,14 @@ export LEADPIPE_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432
 # sqlx::test creates a fresh database per test through this server.
 export DATABASE_URL ?= $(LEADPIPE_TEST_DATABASE_URL)/postgres
 
-.PHONY: help up down status test e2e lint tansu build
+.PHONY: help up down status test e2e lint tansu build chaos
 
 help:
 	@echo "make up      start broker, schema, gateway (:8080) and consumer (:9091) in the background"
 	@echo "make down    stop what make up started (data is kept in .run/)"
 	@echo "make test    start what the tests need, then run the whole test suite"
 	@echo "make lint    rustfmt, clippy, and the offline checks of the deployment files"
+	@echo "make chaos   15 minutes of seeded crashes under load (LEADPIPE_CHAOS_SECS, LEADPIPE_CHAOS_SEED)"
 
 up:
 	ops/local/stack up
@@ -40,6 +41,15 @@ test:
 e2e:
 	ops/local/stack up
 	ops/local/e2e
+
+# The long chaos run, in release mode: a seeded schedule of crashes of every piece under
+# load, then the reconciliation. The short version (2 minutes) is part of `make test`.
+chaos:
+	ops/local/stack tansu
+	ops/local/stack postgres
+	cargo build --release --locked -p leadpipe-gateway -p leadpipe-consumer
+	LEADPIPE_CHAOS_SECS=$${LEADPIPE_CHAOS_SECS:-900} cargo test --release --locked \
+	  -p leadpipe-loadtest --test it chaos::under -- --nocapture
 
 lint:
 	cargo fmt --all -- --check

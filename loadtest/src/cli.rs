@@ -106,7 +106,7 @@ pub struct Options {
     pub verify_db: Option<String>,
 
     /// The consumer's metrics URL (e.g. http://127.0.0.1:9091/metrics): before
-    /// reconciling, also wait for `leadpipe_consumer_lag` to reach 0.
+    /// reconciling, also wait for the group lag of every partition (`leadpipe_consumer_group_lag`) to reach 0.
     #[arg(long, env = "LEADPIPE_LOADTEST_CONSUMER_METRICS")]
     pub consumer_metrics: Option<Url>,
 

@@ -3,7 +3,10 @@
 
 Run through `ops/lint/run`, which provides the tools: the Docker Compose v2
 binary, Helm's Go code (helm-python-sdk), kubernetes-validate, promtool,
-hadolint, shellcheck and the Grafana foundation SDK.
+hadolint, shellcheck, actionlint and the Grafana foundation SDK.
+
+Also checked: the GitHub Actions workflows (.github/workflows) and the GitOps
+manifests (deploy/argocd, deploy/rollouts) against the chart they deploy.
 
     ops/lint/run                 # everything
     ops/lint/run helm compose    # only checks whose name contains a word
@@ -42,11 +45,26 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 NGINX_CONF = ROOT / "ops" / "nginx" / "leadpipe.conf"
 PROM_CONFIG = ROOT / "ops" / "prometheus" / "prometheus.yml"
 ALERT_TESTS = ROOT / "ops" / "prometheus" / "tests" / "alerts.test.yml"
+# Every unit test file of the rules: alerts.test.yml, and alerts-weekly.test.yml
+# for the tests that need a week of series (evaluated at a coarser interval).
+ALERT_TEST_FILES = sorted(ALERT_TESTS.parent.glob("*.test.yml"))
+RUNBOOKS = ROOT / "docs" / "runbooks.md"
+# Where every alert's `runbook_url` points: a section of docs/runbooks.md.
+RUNBOOK_URL = "https://github.com/leadpipe/leadpipe/blob/main/docs/runbooks.md"
 GRAFANA_PROVISIONING = ROOT / "ops" / "grafana" / "provisioning"
 CATALOGUE = ROOT / "ops" / "lint" / "metrics.yml"
 NEGATIVE_CASES = ROOT / "ops" / "lint" / "chart-negative"
 CRD_SCHEMAS = ROOT / "ops" / "lint" / "crd-schemas"
 SHELL_SCRIPTS = [ROOT / "ops" / "lint" / "run"]
+# GitHub Actions workflows, and broken ones that actionlint or the policy check must refuse.
+WORKFLOWS = ROOT / ".github" / "workflows"
+WORKFLOW_NEGATIVE_CASES = ROOT / "ops" / "lint" / "workflow-negative"
+# GitOps: the Argo CD Application (and its repository), the gateway's Rollout, its
+# AnalysisTemplate and HPA; broken variants (merge patches) the checks must refuse.
+ARGOCD_DIR = ROOT / "deploy" / "argocd"
+ROLLOUTS_DIR = ROOT / "deploy" / "rollouts"
+ARGOCD_README = ARGOCD_DIR / "README.md"
+GITOPS_NEGATIVE_CASES = ROOT / "ops" / "lint" / "gitops-negative"
 
 # Oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest
 # one kubernetes-validate knows.
@@ -54,10 +72,34 @@ KUBE_VERSIONS = ["1.30.0", "1.37.0"]
 RELEASE = "leadpipe"
 NAMESPACE = "leadpipe"
 # Job names the alert rules and the dashboard rely on (compose scrape jobs,
-# ServiceMonitor relabelling).
-JOBS = {"gateway": "leadpipe-gateway", "consumer": "leadpipe-consumer"}
-COMPOSE_SERVICES = {"kafka", "kafka-init", "postgres", "migrate", "gateway", "consumer",
+# ServiceMonitor relabelling), by component (compose service, chart component label).
+JOBS = {"gateway": "leadpipe-gateway", "consumer": "leadpipe-consumer", "lag-exporter": "leadpipe-lag-exporter"}
+COMPOSE_SERVICES = {"kafka", "kafka-init", "postgres", "migrate", "gateway", "consumer", "lag-exporter",
                     "nginx", "prometheus", "grafana"}
+# The alerts files/prometheus/alerts.yml must define, no more and no fewer: each has a
+# section in docs/runbooks.md, and changing the set is a deliberate change of this list.
+REQUIRED_ALERTS = {
+    # gateway
+    "LeadpipeGatewayHighErrorRatio", "LeadpipeGatewayBrokerUnreachable", "LeadpipeGatewayAllBrokerUnreachable",
+    "LeadpipeGatewayBrokerUnavailableRejections", "LeadpipeGatewayOverloaded",
+    "LeadpipeGatewayLatencyBudgetFastBurn", "LeadpipeGatewayLatencyBudgetSlowBurn",
+    "LeadpipeNoLeadsAccepted", "LeadpipeHPAAtMaxReplicas",
+    # end to end
+    "LeadpipeLeadsNotStored", "LeadpipeCanaryNotStored", "LeadpipeCanaryNotPublished",
+    # consumer
+    "LeadpipeConsumerLagGrowing", "LeadpipeConsumerLagHigh", "LeadpipeConsumerStalled",
+    "LeadpipeConsumerSelfHealing", "LeadpipeDeadLetterMessages", "LeadpipeConsumerNotReady",
+    "LeadpipeConsumerDatabaseErrors",
+    # scraping
+    "LeadpipeTargetDown",
+}
+# Owned-only lag: reported by a consumer for its own partitions, so it goes silent
+# exactly when no consumer is alive. Alerts use leadpipe_consumer_group_lag.
+OWNED_ONLY_LAG = "leadpipe_consumer_lag"
+# Every consumer instance (and the lag exporter) reports the group lag of every
+# partition: a sum (or count) straight over the series would multiply it.
+GROUP_LAG_SUMMED = re.compile(
+    r"\b(?:sum|count|avg)\s*(?:(?:by|without)\s*\([^)]*\)\s*)?\(\s*leadpipe_consumer_group_lag\b")
 TOPIC_PARTITIONS = 12
 # Gateway shutdown after SIGTERM: drain (LEADPIPE_DRAIN_SECS), then in-flight
 # requests (LEADPIPE_SHUTDOWN_TIMEOUT_SECS), then the producer flush, for which
@@ -65,6 +107,8 @@ TOPIC_PARTITIONS = 12
 GATEWAY_DEFAULT_DRAIN_SECS = 5
 GATEWAY_DEFAULT_SHUTDOWN_TIMEOUT_SECS = 30
 FLUSH_MARGIN_SECS = 5
+# Consumer: LEADPIPE_KAFKA_SESSION_TIMEOUT_MS default, the floor of the stall timeout.
+CONSUMER_DEFAULT_SESSION_TIMEOUT_MS = 10000
 # Variables that would carry a secret value: deployments pass files (*_FILE).
 PLAIN_SECRET_VARIABLES = {"LEADPIPE_KAFKA_SASL_PASSWORD", "LEADPIPE_KAFKA_SSL_KEY_PASSWORD"}
 # Paths the public edge may route: the lead API, and the API docs on request.
@@ -169,10 +213,20 @@ def flatten_names(names: list[Any]) -> set[str]:
 
 ENV_CONTRACT = {component: flatten_names(names) for component, names in CATALOGUE_DATA["env"].items()}
 
-METRIC_TOKEN = re.compile(r"\bleadpipe_[a-z0-9_]+\b")
-SELECTOR = re.compile(r"\b(leadpipe_[a-z0-9_]+)\s*\{([^}]*)\}")
+# Metric names the queries are checked for: the binaries' own, and the external ones
+# (kube-state-metrics, cAdvisor) the catalogue lists with `source: external`.
+METRIC_TOKEN = re.compile(r"\b(?:leadpipe|kube|container)_[a-z0-9_]+\b")
+SELECTOR = re.compile(r"\b((?:leadpipe|kube|container)_[a-z0-9_]+)\s*\{([^}]*)\}")
 MATCHER = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)")
 GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)")
+
+
+def metric_component(metric: str) -> str | None:
+    """The binary that defines a catalogued metric; None for an external one."""
+    spec = METRICS[metric]
+    if spec.get("source") == "external":
+        return None
+    return spec.get("component") or ("consumer" if metric.startswith("leadpipe_consumer_") else "gateway")
 
 
 def series_to_metric(name: str) -> tuple[str | None, str]:
@@ -308,7 +362,8 @@ def dockerignore_matches(path: str, patterns: list[str]) -> bool:
 def check_dockerignore() -> None:
     patterns = [line.strip() for line in DOCKERIGNORE.read_text().splitlines()
                 if line.strip() and not line.strip().startswith("#")]
-    for path in ("target", "crates/gateway/target", ".git", ".venv-ops", "helm/leadpipe/values.yaml"):
+    for path in ("target", "crates/gateway/target", ".git", ".venv-ops", "helm/leadpipe/values.yaml",
+                 ".github/workflows/ci.yml", "deploy/argocd/application.yaml"):
         require(dockerignore_matches(path, patterns), f".dockerignore does not exclude {path}")
     needed = ["Cargo.toml", "Cargo.lock", "crates/gateway/src/main.rs", "crates/consumer/src/main.rs",
               "crates/domain/src/lib.rs", "migrations/0001_init.sql", "loadtest/src/main.rs", ".sqlx/query.json"]
@@ -365,7 +420,9 @@ def check_contract_against_sources() -> None:
              for component in sources}
     problems = []
     for metric in METRICS:
-        component = "consumer" if metric.startswith("leadpipe_consumer_") else "gateway"
+        component = metric_component(metric)
+        if component is None:
+            continue  # kube-state-metrics, cAdvisor: not ours
         code = sources[component]
         if code is not None and f'"{metric}"' not in code:
             problems.append(f"{component}: metric {metric} is not defined in {where[component]}")
@@ -386,6 +443,32 @@ def check_contract_against_sources() -> None:
                 problems.append(f"gateway: no route under {prefix} (routed by gateway.ingress.exposeApiDocs)")
     if sources["consumer"] is not None and not re.search(r"\bMigrate\b", sources["consumer"]):
         problems.append("consumer: no `migrate` subcommand")
+    require(not problems, "\n".join(problems))
+
+
+def check_catalogue() -> None:
+    """metrics.yml is well-formed: a type and labels per metric, our metrics attributed to a
+    binary, external ones (kube-state-metrics, cAdvisor) marked as such."""
+    problems = []
+    for metric, spec in METRICS.items():
+        if not METRIC_TOKEN.fullmatch(metric):
+            problems.append(f"{metric}: the query checks would not recognise this name")
+        if spec.get("type") not in ("counter", "gauge", "histogram"):
+            problems.append(f"{metric}: type {spec.get('type')!r}")
+        if not isinstance(spec.get("labels"), list):
+            problems.append(f"{metric}: labels must be a list")
+        unknown = set(spec) - {"type", "labels", "component", "source"}
+        if unknown:
+            problems.append(f"{metric}: unknown keys {sorted(unknown)}")
+        external = spec.get("source") == "external"
+        if spec.get("source") not in (None, "external"):
+            problems.append(f"{metric}: source {spec.get('source')!r}, only `external` is known")
+        if external == metric.startswith("leadpipe_"):
+            problems.append(f"{metric}: leadpipe_* metrics are the binaries' own, every other one is external")
+        if spec.get("component") not in (None, "gateway", "consumer") or (external and "component" in spec):
+            problems.append(f"{metric}: component {spec.get('component')!r}")
+        if metric.endswith("_total") != (spec.get("type") == "counter"):
+            problems.append(f"{metric}: counters, and only counters, end in _total")
     require(not problems, "\n".join(problems))
 
 
@@ -478,6 +561,27 @@ def check_compose_topology() -> None:
     require(env_of(services["consumer"])["LEADPIPE_DATABASE_URL"] == env_of(migrate)["LEADPIPE_DATABASE_URL"],
             "consumer and migrate use different database URLs")
 
+    # Lag exporter: the consumer image in `lag-exporter` mode, one instance, no database,
+    # and the consumers' Kafka connection, topic and group (it measures their lag).
+    exporter, consumer = services["lag-exporter"], services["consumer"]
+    require(exporter.get("build", {}).get("target") == "consumer", "lag-exporter is not built from the consumer target")
+    require(exporter.get("image") == consumer.get("image"), "lag-exporter does not run the consumer image")
+    require(exporter.get("command") == ["lag-exporter"], "lag-exporter does not run `leadpipe-consumer lag-exporter`")
+    require((exporter.get("deploy") or {}).get("replicas", 1) == 1, "lag-exporter: run one instance")
+    require(not exporter.get("ports"), "lag-exporter publishes host ports")
+    require(exporter.get("read_only") and "ALL" in (exporter.get("cap_drop") or []), "lag-exporter is not hardened")
+    exporter_env, consumer_env = env_of(exporter), env_of(consumer)
+    database = sorted(k for k in exporter_env if k.startswith("LEADPIPE_DATABASE"))
+    require(not database, f"lag-exporter needs no database, but gets {database}")
+    require(not {"postgres", "migrate"} & set(exporter.get("depends_on") or {}), "lag-exporter waits for the database")
+
+    def connection(env: dict[str, str]) -> dict[str, str]:
+        return {k: v for k, v in env.items() if k.startswith("LEADPIPE_KAFKA_") and k != "LEADPIPE_KAFKA_SESSION_TIMEOUT_MS"
+                or k in ("LEADPIPE_TOPIC", "LEADPIPE_GROUP_ID")}
+
+    require(connection(exporter_env) == connection(consumer_env),
+            f"lag-exporter and consumer differ in Kafka connection, topic or group: {connection(exporter_env)} vs {connection(consumer_env)}")
+
     nginx = services["nginx"]
     published = [p for p in nginx.get("ports", []) if str(p.get("published")) == "8080"]
     require(published and published[0]["target"] == 8080, "nginx does not publish localhost:8080")
@@ -513,14 +617,14 @@ def check_compose_topology() -> None:
                         f"{name} waits for {dep} to be healthy, but {dep} has no healthcheck")
             if dep in ("kafka", "postgres", "prometheus"):
                 require(condition == "service_healthy", f"{name} -> {dep} is not health-based")
-    for component in ("gateway", "consumer"):
-        env = env_of(services[component])
+    for name, component in (("gateway", "gateway"), ("consumer", "consumer"), ("lag-exporter", "consumer")):
+        env = env_of(services[name])
         unknown = {k for k in env if k.startswith("LEADPIPE_") or k == "RUST_LOG"} - ENV_CONTRACT[component]
-        require(not unknown, f"{component}: unknown environment variables {sorted(unknown)}")
+        require(not unknown, f"{name}: unknown environment variables {sorted(unknown)}")
     require(env_of(migrate).keys() <= ENV_CONTRACT["consumer"], "migrate: unknown environment variables")
     consent = {c: env_of(services[c]).get("LEADPIPE_REQUIRE_CONSENT") for c in ("gateway", "consumer")}
     require(consent["gateway"] == consent["consumer"], f"gateway and consumer disagree on consent: {consent}")
-    for name in ("gateway", "consumer", "migrate"):
+    for name in ("gateway", "consumer", "lag-exporter", "migrate"):
         plain = PLAIN_SECRET_VARIABLES & env_of(services[name]).keys()
         require(not plain, f"{name}: secret passed as a plain variable {sorted(plain)}: use the *_FILE variable and compose secrets")
     gateway_env = env_of(services["gateway"])
@@ -615,8 +719,9 @@ def check_promtool_rules() -> None:
 
 
 def check_promtool_tests() -> None:
-    proc = run([tool("promtool"), "test", "rules", str(ALERT_TESTS)], cwd=ALERT_TESTS.parent)
-    require("SUCCESS" in proc.stdout, proc.stdout)
+    require(ALERT_TESTS in ALERT_TEST_FILES, f"{ALERT_TESTS.name} is missing")
+    proc = run([tool("promtool"), "test", "rules", *(f.name for f in ALERT_TEST_FILES)], cwd=ALERT_TESTS.parent)
+    require(proc.stdout.count("SUCCESS") == len(ALERT_TEST_FILES) and "FAILED" not in proc.stdout, proc.stdout)
 
 
 def alert_rules() -> list[dict[str, Any]]:
@@ -624,20 +729,26 @@ def alert_rules() -> list[dict[str, Any]]:
 
 
 def check_alert_coverage() -> None:
-    tests = load_yaml(ALERT_TESTS)
-    rule_file = (ALERT_TESTS.parent / tests["rule_files"][0]).resolve()
-    require(rule_file == ALERTS, f"tests load {rule_file}, not the canonical rule file")
     fires: dict[str, int] = {}
     quiet: dict[str, int] = {}
-    for case in tests["tests"]:
-        for item in case.get("alert_rule_test", []):
-            bucket = fires if item.get("exp_alerts") else quiet
-            bucket[item["alertname"]] = bucket.get(item["alertname"], 0) + 1
+    for test_file in ALERT_TEST_FILES:
+        tests = load_yaml(test_file)
+        rule_files = [(test_file.parent / name).resolve() for name in tests["rule_files"]]
+        require(rule_files == [ALERTS], f"{test_file.name} loads {rule_files}, not the canonical rule file")
+        for case in tests["tests"]:
+            for item in case.get("alert_rule_test", []):
+                bucket = fires if item.get("exp_alerts") else quiet
+                bucket[item["alertname"]] = bucket.get(item["alertname"], 0) + 1
     names = [rule["alert"] for rule in alert_rules()]
     require(len(names) == len(set(names)), "duplicate alert names")
-    required = {"LeadpipeConsumerLagGrowing", "LeadpipeDeadLetterMessages", "LeadpipeGatewayHighErrorRatio",
-                "LeadpipeGatewayBrokerUnreachable", "LeadpipeNoLeadsAccepted"}
-    require(required <= set(names), f"missing alerts: {sorted(required - set(names))}")
+    require(REQUIRED_ALERTS <= set(names), f"missing alerts: {sorted(REQUIRED_ALERTS - set(names))}")
+    require(set(names) <= REQUIRED_ALERTS,
+            f"alerts not in lint.py's REQUIRED_ALERTS (add them there): {sorted(set(names) - REQUIRED_ALERTS)}")
+    owned_only = [rule["alert"] for rule in alert_rules() if re.search(rf"\b{OWNED_ONLY_LAG}\b", rule["expr"])]
+    require(not owned_only, f"{owned_only}: {OWNED_ONLY_LAG} is exported by live consumers only and goes silent when none"
+            " is left; alert on leadpipe_consumer_group_lag (max by topic, partition)")
+    summed = [rule["alert"] for rule in alert_rules() if GROUP_LAG_SUMMED.search(rule["expr"])]
+    require(not summed, f"{summed}: sum over instances of leadpipe_consumer_group_lag; take max by (topic, partition) first")
     for rule in alert_rules():
         name = rule["alert"]
         require(fires.get(name), f"{name}: no unit test where it fires")
@@ -646,6 +757,52 @@ def check_alert_coverage() -> None:
         annotations = rule.get("annotations", {})
         require(annotations.get("summary") and annotations.get("description"), f"{name}: needs summary and description")
     problems = [p for rule in alert_rules() for p in check_query_against_catalogue(rule["expr"], rule["alert"])]
+    require(not problems, "\n".join(problems))
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"[`*]", "", heading.strip()).lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def runbook_sections() -> dict[str, str]:
+    """The `## ` sections of docs/runbooks.md: anchor -> body."""
+    text = re.sub(r"```.*?```", "", RUNBOOKS.read_text(), flags=re.DOTALL)  # no headings inside code
+    sections: dict[str, str] = {}
+    parts = re.split(r"^## (.+)$", text, flags=re.MULTILINE)
+    for heading, body in zip(parts[1::2], parts[2::2]):
+        anchor = github_anchor(heading)
+        require(anchor not in sections, f"docs/runbooks.md: two sections with anchor #{anchor}")
+        sections[anchor] = body
+    return sections
+
+
+def check_alert_runbooks() -> None:
+    """Every alert links its section of docs/runbooks.md, and every section belongs to an alert."""
+    require(RUNBOOKS.is_file(), f"{RUNBOOKS.relative_to(ROOT)} is missing")
+    sections = runbook_sections()
+    problems = []
+    linked: set[str] = set()
+    for rule in alert_rules():
+        name = rule["alert"]
+        url = rule.get("annotations", {}).get("runbook_url", "")
+        base, _, anchor = url.partition("#")
+        if base != RUNBOOK_URL or not anchor:
+            problems.append(f"{name}: runbook_url {url!r} is not {RUNBOOK_URL}#<section>")
+            continue
+        if anchor not in sections:
+            problems.append(f"{name}: docs/runbooks.md has no section #{anchor}")
+            continue
+        linked.add(anchor)
+        body = sections[anchor]
+        if name not in body and github_anchor(name) != anchor:
+            problems.append(f"{name}: section #{anchor} never names the alert")
+    for anchor, body in sections.items():
+        if anchor not in linked:
+            problems.append(f"docs/runbooks.md: section #{anchor} belongs to no alert (its runbook_url)")
+        elif len(body.split()) < 40:
+            problems.append(f"docs/runbooks.md: section #{anchor} is too short to guide anyone")
     require(not problems, "\n".join(problems))
 
 
@@ -721,8 +878,11 @@ def check_dashboard_structure() -> None:
             require(target.get("expr"), f"panel {panel['id']}: empty query")
     text = " ".join(f"{p.get('title')} {p.get('description', '')}" for p in panels(dash)).lower()
     for topic in ("request rate", "latency", "4xx", "5xx", "accepted", "kafka delivery", "kafka errors",
-                  "rows", "batch size", "lag per partition", "dead-letter"):
+                  "rows", "batch size", "lag per partition", "dead-letter", "owned partitions", "stalled partitions",
+                  "self-heals", "canary", "end-to-end", "cpu", "memory", "in flight", "replicas"):
         require(topic in text, f"no panel about {topic!r}")
+    summed = [where for where, expr in dashboard_queries(dash) if GROUP_LAG_SUMMED.search(expr)]
+    require(not summed, f"{summed}: sum over instances of leadpipe_consumer_group_lag; take max by (topic, partition) first")
 
 
 def check_dashboard_queries_promtool() -> None:
@@ -825,16 +985,16 @@ def scenario_values(path: Path) -> dict[str, Any]:
     return load_yaml(path) or {}
 
 
-def render(values: dict[str, Any]) -> dict[str, str]:
+def render(values: dict[str, Any], release: str = RELEASE, namespace: str = NAMESPACE) -> dict[str, str]:
     helm = helm_module()
     with quiet_stderr():
         with helm.Chart.load(str(CHART)) as chart:
-            return chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+            return chart.render(values, name=release, namespace=namespace, is_install=True)
 
 
-def rendered_objects(values: dict[str, Any]) -> list[dict[str, Any]]:
+def rendered_objects(values: dict[str, Any], release: str = RELEASE, namespace: str = NAMESPACE) -> list[dict[str, Any]]:
     objects = []
-    for template, text in sorted(render(values).items()):
+    for template, text in sorted(render(values, release, namespace).items()):
         if not template.endswith((".yaml", ".yml")):
             continue
         for doc in yaml.safe_load_all(text):
@@ -1062,7 +1222,8 @@ def check_chart_policy(values_file: Path) -> None:
         kinds.setdefault(obj["kind"], []).append(obj)
     by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
     deployments = {o["metadata"]["labels"]["app.kubernetes.io/component"]: o for o in kinds.get("Deployment", [])}
-    require(set(deployments) == {"gateway", "consumer"}, f"deployments: {sorted(deployments)}")
+    expected_deployments = {"gateway", "consumer"} | ({"lag-exporter"} if values["lagExporter"]["enabled"] else set())
+    require(set(deployments) == expected_deployments, f"deployments: {sorted(deployments)}, expected {sorted(expected_deployments)}")
     workloads = list(deployments.values()) + kinds.get("Job", [])
     problems: list[str] = []
 
@@ -1167,17 +1328,60 @@ def check_chart_policy(values_file: Path) -> None:
         expect(not scaled, "consumer: ScaledObject rendered although keda.enabled is false")
         expect(not kinds.get("TriggerAuthentication"), "TriggerAuthentication rendered although keda.enabled is false")
     problems += check_keda_security(kinds, by_name, consumer, values)
+    cenv = container_env(ccont, by_name)
+    stall = values["consumer"]["config"].get("stallTimeoutMs")  # null values are dropped by the merge
+    if stall is None:
+        expect("LEADPIPE_STALL_TIMEOUT_MS" not in cenv, "consumer: LEADPIPE_STALL_TIMEOUT_MS set although consumer.config.stallTimeoutMs is null")
+    else:
+        expect(cenv.get("LEADPIPE_STALL_TIMEOUT_MS") == str(stall), f"consumer: LEADPIPE_STALL_TIMEOUT_MS is {cenv.get('LEADPIPE_STALL_TIMEOUT_MS')!r}, expected {stall}")
+        session = int(cenv.get("LEADPIPE_KAFKA_SESSION_TIMEOUT_MS") or CONSUMER_DEFAULT_SESSION_TIMEOUT_MS)
+        expect(stall >= session, f"consumer: stall timeout {stall} ms below the session timeout {session} ms (the binary would raise it)")
 
-    # Environment variables are the ones the binaries read.
+    # Lag exporter: the consumer image in `lag-exporter` mode, one replica, exactly the
+    # consumer's Kafka connection (variables, Secrets, CA, client certificate, group and
+    # topic) and nothing of the database.
+    exporter = deployments.get("lag-exporter")
+    if exporter is not None:
+        espec = pod_spec(exporter)
+        econt = espec["containers"][0]
+        eenv = container_env(econt, by_name)
+        expect(econt.get("args") == ["lag-exporter"], f"lag exporter: args {econt.get('args')}, expected [lag-exporter]")
+        expect(econt["image"] == ccont["image"], "lag exporter: not the consumer image")
+        expect(exporter["spec"].get("replicas") == 1, f"lag exporter: {exporter['spec'].get('replicas')} replicas, expected 1")
+        expect(econt["readinessProbe"]["httpGet"]["path"] == "/readyz", "lag exporter: readiness probe is not /readyz")
+        expect(econt["livenessProbe"]["httpGet"]["path"] == "/healthz", "lag exporter: liveness probe is not /healthz")
+        expect({p["name"]: p["containerPort"] for p in econt.get("ports", [])}.get("http-metrics") == 9091,
+               "lag exporter: container port http-metrics/9091 missing")
+
+        def connection(env: dict[str, str | None]) -> dict[str, str | None]:
+            return {k: v for k, v in env.items() if k.startswith("LEADPIPE_KAFKA_") and k != "LEADPIPE_KAFKA_SESSION_TIMEOUT_MS"
+                    or k in ("LEADPIPE_TOPIC", "LEADPIPE_GROUP_ID")}
+
+        expect(connection(eenv) == connection(cenv),
+               f"lag exporter: Kafka connection, topic or group differ from the consumer's: {connection(eenv)} vs {connection(cenv)}")
+
+        def kafka_files(spec: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+            volumes = sorted((v for v in spec.get("volumes", []) if v["name"].startswith("kafka-")), key=lambda v: v["name"])
+            mounts = sorted((m for m in spec["containers"][0].get("volumeMounts", []) if m["name"].startswith("kafka-")),
+                            key=lambda m: m["name"])
+            return volumes, mounts
+
+        expect(kafka_files(espec) == kafka_files(pod_spec(consumer)), "lag exporter: Kafka Secret/CA volumes or mounts differ from the consumer's")
+        database = sorted({k for k in eenv if k.startswith("LEADPIPE_DATABASE")} |
+                          {v["name"] for v in espec.get("volumes", []) if v["name"].startswith("database-")})
+        expect(not database, f"lag exporter: needs no database, but gets {database}")
+
+    # Environment variables are the ones the binaries read (the lag exporter is the consumer binary).
     for component, deployment in deployments.items():
         cm_name = pod_spec(deployment)["containers"][0]["envFrom"][0]["configMapRef"]["name"]
         env_names = set(by_name[("ConfigMap", cm_name)]["data"]) | {e["name"] for e in pod_spec(deployment)["containers"][0].get("env", [])}
-        unknown = {n for n in env_names if n.startswith("LEADPIPE_") or n == "RUST_LOG"} - ENV_CONTRACT[component]
+        contract = ENV_CONTRACT["consumer" if component == "lag-exporter" else component]
+        unknown = {n for n in env_names if n.startswith("LEADPIPE_") or n == "RUST_LOG"} - contract
         expect(not unknown, f"{component}: unknown environment variables {sorted(unknown)}")
         expect(all(isinstance(v, str) for v in by_name[("ConfigMap", cm_name)]["data"].values()), f"{component}: non-string ConfigMap values")
 
     consent = {c: by_name[("ConfigMap", pod_spec(d)["containers"][0]["envFrom"][0]["configMapRef"]["name"])]["data"].get("LEADPIPE_REQUIRE_CONSENT")
-               for c, d in deployments.items()}
+               for c, d in deployments.items() if c in ("gateway", "consumer")}
     expect(consent["gateway"] == consent["consumer"] is not None, f"gateway and consumer disagree on consent: {consent}")
 
     # Services, PDBs and the Ingress point at what exists.
@@ -1293,7 +1497,8 @@ def check_chart_network_policy(values_file: Path) -> None:
     workloads = [o for o in objects if o["kind"] in ("Deployment", "Job")]
     problems: list[str] = []
     pg_ports = {int(p) for p in np["postgresql"]["ports"]}
-    expected_ingress = {"gateway": {"http"}, "consumer": {"http-metrics"}, "migrations": set()}
+    expected_ingress = {"gateway": {"http"}, "consumer": {"http-metrics"}, "lag-exporter": {"http-metrics"}, "migrations": set()}
+    kafka_ports = {int(p) for p in np["kafka"]["ports"]} or broker_ports(values["kafka"]["brokers"])
     for workload in workloads:
         labels = workload["spec"]["template"]["metadata"]["labels"]
         component = labels["app.kubernetes.io/component"]
@@ -1325,6 +1530,10 @@ def check_chart_network_policy(values_file: Path) -> None:
             peers = yaml.safe_load(render_peers(np[source])) if wanted else None
             if wanted and peers and peers not in rules_from:
                 problems.append(f"{name}: networkPolicy.{source} is not let in")
+        if component in ("consumer", "lag-exporter"):
+            prometheus = yaml.safe_load(render_peers(np["prometheus"]))
+            if any(peers != prometheus for peers in rules_from):
+                problems.append(f"{name}: lets in sources other than networkPolicy.prometheus: {rules_from}")
         allowed: set[tuple[str, int]] = set()
         for rule in spec.get("egress") or []:
             if not rule.get("ports"):
@@ -1333,7 +1542,7 @@ def check_chart_network_policy(values_file: Path) -> None:
         if not {("UDP", 53), ("TCP", 53)} <= allowed:
             problems.append(f"{name}: DNS (53/UDP and 53/TCP) not allowed")
         tcp = {port for protocol, port in allowed if protocol == "TCP"}
-        if component in ("gateway", "consumer"):
+        if component in ("gateway", "consumer", "lag-exporter"):
             config = container_env(container, by_name)
             missing = broker_ports(config["LEADPIPE_KAFKA_BROKERS"]) - tcp
             if missing:
@@ -1346,6 +1555,16 @@ def check_chart_network_policy(values_file: Path) -> None:
             problems.append(f"{name}: the migration Job may reach the Kafka ports {sorted(kafka_only & tcp)}")
         if component == "gateway" and (pg_ports - broker_ports(values["kafka"]["brokers"]) - {53}) & tcp:
             problems.append(f"{name}: the gateway may reach the PostgreSQL ports")
+        if component == "lag-exporter":
+            # DNS and the Kafka brokers, nothing else (no database, no extra egress).
+            beyond = allowed - {("UDP", 53), ("TCP", 53)} - {("TCP", port) for port in kafka_ports}
+            if beyond:
+                problems.append(f"{name}: may reach {sorted(beyond)} besides DNS and Kafka")
+            for rule in spec.get("egress") or []:
+                ports = {(p.get("protocol", "TCP"), int(p["port"])) for p in rule.get("ports", [])}
+                wanted_peers = render_peers(np["dns"] if ports <= {("UDP", 53), ("TCP", 53)} else np["kafka"])
+                if (yaml.safe_load(wanted_peers) if wanted_peers else None) != rule.get("to"):
+                    problems.append(f"{name}: egress on {sorted(ports)} goes to {rule.get('to')}, not the configured DNS/Kafka peers")
         if workload["kind"] == "Job":
             hooks = set(policy["metadata"]["annotations"].get("helm.sh/hook", "").split(","))
             job_hooks = set(workload["metadata"]["annotations"].get("helm.sh/hook", "").split(","))
@@ -1376,7 +1595,9 @@ def check_chart_monitoring_objects() -> None:
     services = kinds["Service"]
 
     monitors = kinds.get("ServiceMonitor", [])
-    require(len(monitors) == 2, f"{len(monitors)} ServiceMonitors, expected gateway and consumer")
+    expected_monitors = 2 + (1 if values["lagExporter"]["enabled"] else 0)
+    require(len(monitors) == expected_monitors,
+            f"{len(monitors)} ServiceMonitors, expected {expected_monitors} (gateway, consumer, lag exporter when enabled)")
     for monitor in monitors:
         selected = [s for s in services if labels_match(monitor["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])]
         require(len(selected) == 1, f"ServiceMonitor {monitor['metadata']['name']} selects {len(selected)} Services")
@@ -1545,6 +1766,714 @@ def check_chart_schema_covers_defaults() -> None:
     require(not errors, "\n".join(f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors))
 
 
+# ================================================================ ci workflows
+# GitHub Actions write permissions a job may ask for (never at the workflow level).
+WRITE_SCOPES = {"packages", "id-token", "attestations"}
+# An action reference pinned to a release: a major (or full) version tag, or a commit SHA.
+PINNED_ACTION = re.compile(r"^[\w.-]+/[\w./-]+@(?:v\d+(?:\.\d+){0,2}|[0-9a-f]{40})$")
+# The repository on GitHub (from the runbook links), its owner and the chart registry.
+REPOSITORY_URL = RUNBOOK_URL.split("/blob/")[0]
+OWNER = REPOSITORY_URL.rstrip("/").split("/")[-2]
+CHART_REGISTRY = f"ghcr.io/{OWNER}/charts"
+
+
+def workflow_files() -> list[Path]:
+    return sorted(WORKFLOWS.glob("*.y*ml"))
+
+
+def workflow_triggers(workflow: dict[str, Any]) -> dict[str, Any]:
+    """The `on:` section (YAML 1.1 reads the bare key `on` as true)."""
+    triggers = workflow.get("on", workflow.get(True))
+    if isinstance(triggers, str):
+        return {triggers: None}
+    if isinstance(triggers, list):
+        return {name: None for name in triggers}
+    return triggers or {}
+
+
+def workflow_steps(workflow: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for job_name, job in (workflow.get("jobs") or {}).items():
+        for step in job.get("steps") or []:
+            yield job_name, step
+
+
+def actionlint(paths: list[Path]) -> subprocess.CompletedProcess[str]:
+    """actionlint with shellcheck on every `run:` script (pyflakes is not installed: off)."""
+    return run([tool("actionlint"), "-no-color", "-oneline", "-shellcheck", tool("shellcheck"), "-pyflakes=",
+                *map(str, paths)], ok=False)
+
+
+def check_actionlint() -> None:
+    files = workflow_files()
+    require(files, f"no workflow in {WORKFLOWS.relative_to(ROOT)}")
+    proc = actionlint(files)
+    require(proc.returncode == 0 and not proc.stdout.strip(), f"actionlint:\n{proc.stdout}{proc.stderr}".rstrip())
+
+
+def workflow_policy_problems(workflow: dict[str, Any], label: str) -> list[str]:
+    """Least privilege, bounded jobs, pinned actions, no persisted checkout token."""
+    problems = []
+    top = workflow.get("permissions")
+    if top is None:
+        problems.append(f"{label}: no top-level `permissions:` (the token would get the repository default)")
+    elif top in ("write-all", "read-all") or (isinstance(top, dict) and "write" in top.values()):
+        problems.append(f"{label}: top-level permissions {top!r}: grant write scopes per job only")
+    for job_name, job in (workflow.get("jobs") or {}).items():
+        where = f"{label}: job {job_name}"
+        if "uses" not in job and not isinstance(job.get("timeout-minutes"), int):
+            problems.append(f"{where}: no timeout-minutes (the default is 6 hours)")
+        permissions = job.get("permissions")
+        if isinstance(permissions, str):
+            problems.append(f"{where}: permissions {permissions!r}: list the scopes")
+        elif isinstance(permissions, dict):
+            for scope, level in permissions.items():
+                if level == "write" and scope not in WRITE_SCOPES:
+                    problems.append(f"{where}: {scope}: write is not needed (only {sorted(WRITE_SCOPES)})")
+    for job_name, step in workflow_steps(workflow):
+        uses = step.get("uses")
+        if not uses or uses.startswith("./"):
+            continue
+        if not PINNED_ACTION.match(uses):
+            problems.append(f"{label}: job {job_name}: {uses} is not pinned to a version tag or a commit SHA")
+        if uses.startswith("actions/checkout@") and (step.get("with") or {}).get("persist-credentials") is not False:
+            problems.append(f"{label}: job {job_name}: actions/checkout without persist-credentials: false")
+    return problems
+
+
+def check_workflow_policy() -> None:
+    problems = []
+    for path in workflow_files():
+        problems += workflow_policy_problems(load_yaml(path), path.name)
+    require(not problems, "\n".join(problems))
+
+
+def step_using(workflow: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [step for _, step in workflow_steps(workflow) if str(step.get("uses", "")).split("@")[0] == action]
+
+
+def check_workflows_match_project() -> None:
+    """ci.yml runs .ci/run with what it expects; release.yml builds the Dockerfile targets the chart
+    deploys, pushes the chart where the Application takes it from, and sets values that exist."""
+    problems = []
+    ci, release = load_yaml(WORKFLOWS / "ci.yml"), load_yaml(WORKFLOWS / "release.yml")
+
+    # ci.yml: pull requests and main; .ci/run against a PostgreSQL 16 service as `make test` expects it.
+    triggers = workflow_triggers(ci)
+    if "pull_request" not in triggers or "main" not in ((triggers.get("push") or {}).get("branches") or []):
+        problems.append("ci.yml: must run on pull requests and pushes to main")
+    ci_jobs = {name: job for name, job in (ci.get("jobs") or {}).items()
+               if any(re.search(r"(^|\s)(bash\s+)?\.ci/run\b", step.get("run", "")) for step in job.get("steps") or [])}
+    if not ci_jobs:
+        problems.append("ci.yml: no step runs .ci/run")
+    for job_name, job in ci_jobs.items():
+        postgres = (job.get("services") or {}).get("postgres") or {}
+        if not re.match(r"postgres:16(\.|-|$)", str(postgres.get("image", ""))):
+            problems.append(f"ci.yml: job {job_name}: no postgres:16 service")
+        if (postgres.get("env") or {}).get("POSTGRES_HOST_AUTH_METHOD") != "trust":
+            problems.append(f"ci.yml: job {job_name}: PostgreSQL without trust authentication (make test connects as postgres, no password)")
+        if "5432:5432" not in [str(port) for port in postgres.get("ports") or []]:
+            problems.append(f"ci.yml: job {job_name}: PostgreSQL not published on port 5432")
+    if not any("postgres://postgres@127.0.0.1:5432" in (ROOT / f).read_text() for f in ("Makefile", "ops/local/stack")):
+        problems.append("Makefile and ops/local/stack no longer use postgres://postgres@127.0.0.1:5432: update ci.yml's service")
+    # What ci.yml reads from other files: the toolchain of the Dockerfile, Tansu's pinned build.
+    if not re.search(r"^ARG RUST_IMAGE=rust:[0-9.]+-", DOCKERFILE.read_text(), re.MULTILINE):
+        problems.append("ci.yml reads the toolchain from `ARG RUST_IMAGE=rust:<version>-...` in the Dockerfile: not found")
+    stack = (ROOT / "ops" / "local" / "stack").read_text()
+    for variable in ("TANSU_VERSION", "TANSU_FEATURES"):
+        if not re.search(rf"^{variable}=\S+$", stack, re.MULTILINE):
+            problems.append(f"ci.yml keys the Tansu cache on {variable}= in ops/local/stack: not found")
+    cached = " ".join(str((step.get("with") or {}).get("path", "")) for step in step_using(ci, "actions/cache/save"))
+    for path in ("~/.cargo/bin/tansu", "~/.cargo/.crates2.json"):
+        if path not in cached or path.rsplit("/", 1)[-1] not in stack:
+            problems.append(f"ci.yml: the Tansu cache must hold {path} (ops/local/stack checks the binary and its install record)")
+
+    # release.yml: main and version tags; both Dockerfile targets, multi-arch, SBOM, provenance, attested.
+    triggers = workflow_triggers(release)
+    push = triggers.get("push") or {}
+    if set(triggers) != {"push"} or push.get("branches") != ["main"] or push.get("tags") != ["v*"]:
+        problems.append(f"release.yml: triggers {triggers}, expected pushes to main and tags v*")
+    stages = {stage["name"] for stage in dockerfile_stages()}
+    images_job = release["jobs"].get("images", {})
+    targets = set(((images_job.get("strategy") or {}).get("matrix") or {}).get("target") or [])
+    if targets != {"gateway", "consumer"} or not targets <= stages:
+        problems.append(f"release.yml: image targets {sorted(targets)}, expected gateway and consumer (Dockerfile stages)")
+    builds = step_using(release, "docker/build-push-action")
+    if len(builds) != 1:
+        problems.append(f"release.yml: {len(builds)} build-push-action steps, expected one (matrix)")
+    for build in builds:
+        options = build.get("with") or {}
+        expected = {"file": str(DOCKERFILE.relative_to(ROOT)), "target": "${{ matrix.target }}", "push": True,
+                    "provenance": "mode=max", "sbom": True}
+        for key, value in expected.items():
+            if options.get(key) != value:
+                problems.append(f"release.yml: build-push-action {key}: {options.get(key)!r}, expected {value!r}")
+        platforms = {p.strip() for p in str(options.get("platforms", "")).split(",")}
+        if platforms != {"linux/amd64", "linux/arm64"}:
+            problems.append(f"release.yml: platforms {sorted(platforms)}, expected linux/amd64 and linux/arm64")
+        for key in ("cache-from", "cache-to"):
+            if not str(options.get(key, "")).startswith("type=gha"):
+                problems.append(f"release.yml: {key} is not the GitHub Actions cache (type=gha)")
+    meta = step_using(release, "docker/metadata-action")
+    tags = str((meta[0].get("with") or {}).get("tags", "")) if meta else ""
+    for tag in ("type=sha", "type=ref,event=branch", "type=semver,pattern={{version}}", "type=semver,pattern={{major}}.{{minor}}"):
+        if tag not in tags:
+            problems.append(f"release.yml: metadata-action tags lack {tag}")
+    attests = step_using(release, "actions/attest-build-provenance")
+    if len(attests) != 2 or any((a.get("with") or {}).get("push-to-registry") is not True for a in attests):
+        problems.append("release.yml: the images and the chart need an attestation pushed to the registry")
+    # Image names: ghcr.io/<owner>/leadpipe-<target>, the chart's default repositories.
+    scripts = "\n".join(step.get("run", "") for _, step in workflow_steps(release))
+    if "ghcr.io/${GITHUB_REPOSITORY_OWNER,,}/leadpipe-${TARGET}" not in scripts:
+        problems.append("release.yml: images are not named ghcr.io/<owner>/leadpipe-<target>")
+    chart_values = load_yaml(CHART / "values.yaml")
+    for target in sorted(targets):
+        wanted = f"ghcr.io/{OWNER}/leadpipe-{target}"
+        if chart_values.get(target, {}).get("image", {}).get("repository") != wanted:
+            problems.append(f"values.yaml: {target}.image.repository is not {wanted}, the image release.yml pushes")
+    # The chart: packaged with the values the yq expression sets (they must exist), pushed where
+    # the Application takes it from.
+    if "oci://ghcr.io/${GITHUB_REPOSITORY_OWNER,,}/charts" not in scripts:
+        problems.append(f"release.yml: the chart is not pushed to oci://{CHART_REGISTRY}")
+    set_paths = set(re.findall(r"\.([A-Za-z]\w*(?:\.[A-Za-z]\w*)+)\s*=\s*strenv\(", scripts))
+    wanted_paths = {f"{t}.image.{k}" for t in ("gateway", "consumer") for k in ("repository", "digest")}
+    if set_paths != wanted_paths:
+        problems.append(f"release.yml: the packaged chart sets {sorted(set_paths)}, expected {sorted(wanted_paths)}")
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    for path in sorted(set_paths):
+        if schema_node(schema, path.split(".")) is None:
+            problems.append(f"release.yml sets {path}, which values.schema.json does not define")
+    digest = "sha256:" + "ab" * 32
+    packaged = {t: {"image": {"repository": f"ghcr.io/{OWNER}/leadpipe-{t}", "digest": digest}} for t in ("gateway", "consumer")}
+    images = {c["image"] for o in rendered_objects(packaged) if o["kind"] in ("Deployment", "Job") for c in pod_spec(o)["containers"]}
+    if images != {f"ghcr.io/{OWNER}/leadpipe-{t}@{digest}" for t in ("gateway", "consumer")}:
+        problems.append(f"the chart with the release's digests renders images {sorted(images)}")
+    app = gitops_application(gitops_documents())
+    chart_source = gitops_chart_source(app) or {}
+    if chart_source.get("repoURL") != CHART_REGISTRY or chart_source.get("chart") != load_yaml(CHART / "Chart.yaml")["name"]:
+        problems.append(f"the Application takes chart {chart_source.get('chart')} from {chart_source.get('repoURL')},"
+                        f" release.yml pushes {load_yaml(CHART / 'Chart.yaml')['name']} to {CHART_REGISTRY}")
+    require(not problems, "\n".join(problems))
+
+
+def check_workflow_rejected(case: Path) -> None:
+    """A broken workflow: actionlint (with shellcheck) or the policy check must refuse it."""
+    header = case.read_text()
+    expected = re.findall(r"^# expect: (.+)$", header, re.MULTILINE)
+    stage = re.findall(r"^# rejected-by: (actionlint|policy)$", header, re.MULTILINE)
+    require(expected and stage, f"{case.name}: needs `# expect:` and `# rejected-by:` header lines")
+    if stage[0] == "actionlint":
+        proc = actionlint([case])
+        output = proc.stdout + proc.stderr
+        require(proc.returncode != 0, f"actionlint accepted {case.name}")
+    else:
+        output = "\n".join(workflow_policy_problems(load_yaml(case), case.name))
+        require(output, f"the policy check accepted {case.name}")
+    for text in expected:
+        require(text in output, f"rejected, but the output lacks {text!r}:\n{output}")
+
+
+# ====================================================================== gitops
+# (apiVersion, kind) of every object under deploy/argocd and deploy/rollouts.
+GITOPS_KINDS = {
+    ARGOCD_DIR: {("argoproj.io/v1alpha1", "Application"), ("v1", "Secret")},
+    ROLLOUTS_DIR: {("argoproj.io/v1alpha1", "Rollout"), ("argoproj.io/v1alpha1", "AnalysisTemplate"),
+                   ("autoscaling/v2", "HorizontalPodAutoscaler")},
+}
+ARGOCD_NAMESPACE = "argocd"
+# What `{{args.<name>}}` stands for when a query is checked offline.
+SAMPLE_POD_TEMPLATE_HASH = "5d8f7c9b6d"
+ARG_PLACEHOLDER = re.compile(r"\{\{\s*args\.([\w-]+)\s*\}\}")
+
+GitOps = dict[str, list[dict[str, Any]]]  # file (relative to the repository) -> its objects
+
+
+def gitops_documents() -> GitOps:
+    docs: GitOps = {}
+    for directory in GITOPS_KINDS:
+        for path in sorted(directory.glob("*.y*ml")):
+            with path.open() as fh:
+                docs[str(path.relative_to(ROOT))] = [d for d in yaml.safe_load_all(fh) if d is not None]
+    return docs
+
+
+def gitops_objects(docs: GitOps, kind: str) -> list[dict[str, Any]]:
+    return [d for objects in docs.values() for d in objects if isinstance(d, dict) and d.get("kind") == kind]
+
+
+def gitops_application(docs: GitOps) -> dict[str, Any]:
+    apps = gitops_objects(docs, "Application")
+    require(len(apps) == 1, f"{len(apps)} Argo CD Applications, expected one")
+    return apps[0]
+
+
+def gitops_sources(app: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = app.get("spec", {})
+    return spec.get("sources") or ([spec["source"]] if spec.get("source") else [])
+
+
+def gitops_chart_source(app: dict[str, Any]) -> dict[str, Any] | None:
+    charts = [s for s in gitops_sources(app) if s.get("chart")]
+    return charts[0] if len(charts) == 1 else None
+
+
+def gitops_release(docs: GitOps) -> tuple[dict[str, Any], str, str]:
+    """The chart values, release name and namespace the Application installs with."""
+    app = gitops_application(docs)
+    source = gitops_chart_source(app)
+    require(source, "the Application has no (or more than one) Helm chart source")
+    helm = source.get("helm") or {}
+    release = helm.get("releaseName") or app["metadata"]["name"]
+    return copy.deepcopy(helm.get("valuesObject") or {}), release, app["spec"]["destination"]["namespace"]
+
+
+_RELEASE_CACHE: dict[str, list[dict[str, Any]]] = {}
+
+
+def release_objects(values: dict[str, Any], release: str, namespace: str) -> list[dict[str, Any]]:
+    key = json.dumps([values, release, namespace], sort_keys=True)
+    if key not in _RELEASE_CACHE:
+        _RELEASE_CACHE[key] = rendered_objects(values, release, namespace)
+    return copy.deepcopy(_RELEASE_CACHE[key])
+
+
+def schema_node(schema: dict[str, Any], path: list[str]) -> dict[str, Any] | None:
+    """The values.schema.json node of a key path ({} below a free-form object), None if the
+    schema has no such key. Follows $ref and allOf/anyOf/oneOf."""
+
+    def alternatives(node: dict[str, Any]) -> list[dict[str, Any]]:
+        if "$ref" in node:
+            return alternatives(schema["definitions"][node["$ref"].split("/")[-1]])
+        found = [node]
+        for combinator in ("allOf", "anyOf", "oneOf"):
+            for sub in node.get(combinator, []):
+                found += alternatives(sub)
+        return found
+
+    node: dict[str, Any] = schema
+    for key in path:
+        nodes = alternatives(node)
+        matches = [n["properties"][key] for n in nodes if key in (n.get("properties") or {})]
+        maps = [n["additionalProperties"] for n in nodes if isinstance(n.get("additionalProperties"), dict)]
+        if matches:
+            node = {"allOf": matches}
+        elif maps:
+            node = {"allOf": maps}  # a map (labels, properties, ...)
+        elif all(n.get("additionalProperties") is not False for n in nodes) and \
+                not any(n.get("properties") for n in nodes):
+            return {}  # free-form
+        else:
+            return None
+    return node
+
+
+def gitops_kind_problems(docs: GitOps) -> list[str]:
+    """Every object has the apiVersion and kind its directory holds; namespaces fit the Application."""
+    problems = []
+    for directory, kinds in GITOPS_KINDS.items():
+        files = [f for f in docs if (ROOT / f).parent == directory]
+        if not files:
+            problems.append(f"{directory.relative_to(ROOT)}: no manifests")
+        found = set()
+        for file in files:
+            for obj in docs[file]:
+                if not isinstance(obj, dict) or not obj.get("metadata", {}).get("name"):
+                    problems.append(f"{file}: a document that is not a named Kubernetes object")
+                    continue
+                pair = (obj.get("apiVersion"), obj.get("kind"))
+                found.add(pair)
+                if pair not in kinds:
+                    problems.append(f"{file}: {pair[0]} {pair[1]} {obj['metadata']['name']} does not belong here"
+                                    f" (expected {sorted(f'{a} {k}' for a, k in kinds)})")
+        for api_version, kind in sorted(kinds - found):
+            problems.append(f"{directory.relative_to(ROOT)}: no {api_version} {kind}")
+    try:
+        app = gitops_application(docs)
+    except CheckFailed as error:
+        return problems + [str(error)]
+    destination = app.get("spec", {}).get("destination", {}).get("namespace")
+    for file, objects in docs.items():
+        for obj in objects:
+            if not isinstance(obj, dict):
+                continue
+            namespace = obj.get("metadata", {}).get("namespace")
+            if (ROOT / file).parent == ARGOCD_DIR and namespace != ARGOCD_NAMESPACE:
+                problems.append(f"{file}: {obj.get('kind')} must live in namespace {ARGOCD_NAMESPACE}")
+            if (ROOT / file).parent == ROLLOUTS_DIR and namespace not in (None, destination):
+                problems.append(f"{file}: {obj.get('kind')} in namespace {namespace}, the Application deploys to {destination}")
+    git_sources = [s for s in gitops_sources(app) if not s.get("chart")]
+    paths = {s.get("path") for s in git_sources}
+    if paths != {str(ROLLOUTS_DIR.relative_to(ROOT))}:
+        problems.append(f"the Application's repository sources take {sorted(map(str, paths))}, expected {ROLLOUTS_DIR.relative_to(ROOT)}")
+    for source in git_sources:
+        if source.get("repoURL", "").removesuffix(".git") != REPOSITORY_URL:
+            problems.append(f"the Application reads {source.get('repoURL')}, this repository is {REPOSITORY_URL}")
+    chart = gitops_chart_source(app) or {}
+    # Chart 1.2.3 comes from tag v1.2.3, chart 0.0.0-<sha> from commit <sha> of main.
+    version = str(chart.get("targetRevision", ""))
+    commit = re.fullmatch(r"0\.0\.0-([0-9a-f]{40})", version)
+    revision = commit.group(1) if commit else f"v{version}"
+    if chart and any(s.get("targetRevision") != revision for s in git_sources):
+        problems.append(f"chart {version} and repository revision {[s.get('targetRevision') for s in git_sources]}"
+                        f" differ: take both from one release ({revision})")
+    repositories = [o for o in gitops_objects(docs, "Secret")
+                    if o.get("metadata", {}).get("labels", {}).get("argocd.argoproj.io/secret-type") == "repository"]
+    wanted = {"type": "helm", "url": chart.get("repoURL"), "enableOCI": "true"}
+    if not any({k: (r.get("stringData") or {}).get(k) for k in wanted} == wanted for r in repositories):
+        problems.append(f"no Argo CD repository Secret with {wanted} for the chart registry")
+    return problems
+
+
+def gitops_schema_problems(docs: GitOps) -> list[str]:
+    """CRDs against ops/lint/crd-schemas, everything else against the Kubernetes schemas."""
+    import jsonschema
+    from kubernetes_validate import utils as kv
+
+    problems = []
+    for name in ("application", "rollout", "analysistemplate"):
+        jsonschema.Draft7Validator.check_schema(json.loads((CRD_SCHEMAS / f"{name}.json").read_text()))
+    for file, objects in docs.items():
+        for obj in objects:
+            label = f"{file}: {obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+            for kube in KUBE_VERSIONS:
+                try:
+                    kv.validate(obj, kube, strict=True)
+                except kv.SchemaNotFoundError:
+                    validator = crd_validator(str(obj.get("kind")))
+                    if validator is None:
+                        problems.append(f"{label}: no schema for {obj.get('apiVersion')} {obj.get('kind')}")
+                        break
+                    for error in validator.iter_errors(obj):
+                        problems.append(f"{label}: {'.'.join(map(str, error.path)) or '(top)'}: {error.message}")
+                    break
+                except kv.ValidationError as error:
+                    problems.append(f"{label} (Kubernetes {kube}): {'.'.join(map(str, error.path))}: {error.message}")
+    return sorted(set(problems))
+
+
+def gitops_values_problems(docs: GitOps) -> list[str]:
+    """The Application's values: all in helm.valuesObject, every key in values.schema.json,
+    valid once merged with the chart's defaults, and the chart lints with them."""
+    import jsonschema
+
+    problems = []
+    app = gitops_application(docs)
+    helm = (gitops_chart_source(app) or {}).get("helm") or {}
+    hidden = sorted(set(helm) & {"values", "valueFiles", "parameters", "fileParameters"})
+    if hidden:
+        problems.append(f"the Application passes values through {hidden}: use helm.valuesObject only (checked here)")
+    values, _, namespace = gitops_release(docs)
+    schema = json.loads((CHART / "values.schema.json").read_text())
+
+    def walk(node: Any, path: list[str]) -> None:
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            sub = schema_node(schema, path + [key])
+            if sub is None:
+                problems.append(f"helm value {'.'.join(path + [key])} is not in the chart's values.schema.json")
+            elif sub:
+                walk(value, path + [key])
+
+    walk(values, [])
+    if problems:
+        return problems
+    for error in jsonschema.Draft7Validator(schema).iter_errors(merged_values(values)):
+        problems.append(f"helm value {'.'.join(map(str, error.path))}: {error.message}")
+    helm_sdk = helm_module()
+    for kube in KUBE_VERSIONS:
+        with quiet_stderr():
+            report = helm_sdk.lint(str(CHART), values, strict=True, namespace=namespace, kube_version=f"v{kube}")
+        problems += [m["error"] for m in report["messages"] if m["severity"] >= 2] + list(report["errors"])
+    return sorted(set(problems))
+
+
+def ignored_replicas(app: dict[str, Any], group: str, kind: str, name: str) -> bool:
+    for rule in app.get("spec", {}).get("ignoreDifferences") or []:
+        if rule.get("group", "") == group and rule.get("kind") == kind and rule.get("name") in (None, name) \
+                and "/spec/replicas" in (rule.get("jsonPointers") or []):
+            return True
+    return False
+
+
+def gitops_workloadref_problems(docs: GitOps) -> list[str]:
+    """The Rollout takes over the gateway Deployment the chart renders with the Application's values,
+    and nothing else fights over the replica counts."""
+    problems = []
+    app = gitops_application(docs)
+    values, release, namespace = gitops_release(docs)
+    objects = release_objects(values, release, namespace)
+    deployments = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
+    sync_options = app.get("spec", {}).get("syncPolicy", {}).get("syncOptions") or []
+    hpas = gitops_objects(docs, "HorizontalPodAutoscaler")
+    for rollout in gitops_objects(docs, "Rollout"):
+        name = rollout["metadata"]["name"]
+        spec = rollout.get("spec", {})
+        ref = spec.get("workloadRef")
+        if not ref:
+            problems.append(f"Rollout {name}: no workloadRef (the chart's Deployment must stay the source of the pod template)")
+            continue
+        deployment = deployments.get(ref.get("name"))
+        if ref.get("kind") != "Deployment" or deployment is None:
+            problems.append(f"Rollout {name}: workloadRef names {ref.get('kind')} {ref.get('name')}; the chart renders"
+                            f" no such Deployment for release {release} (it renders {sorted(deployments)})")
+            continue
+        component = deployment["metadata"]["labels"].get("app.kubernetes.io/component")
+        if component != "gateway":
+            problems.append(f"Rollout {name}: workloadRef names the {component} Deployment, not the gateway's")
+        if (spec.get("selector") or {}).get("matchLabels") != deployment["spec"]["selector"]["matchLabels"] \
+                or (spec.get("selector") or {}).get("matchExpressions"):
+            problems.append(f"Rollout {name}: selector {spec.get('selector')} is not the Deployment's"
+                            f" {deployment['spec']['selector']}")
+        chart_hpas = [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"
+                      and o["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]]
+        if chart_hpas:
+            problems.append(f"the chart renders HPA {chart_hpas[0]['metadata']['name']} for Deployment {ref['name']}, which"
+                            " the Rollout scales down: set gateway.autoscaling.enabled=false and scale the Rollout")
+        if ref.get("scaleDown", "never") != "never":
+            if not ignored_replicas(app, "apps", "Deployment", ref["name"]):
+                problems.append(f"the Application does not ignore /spec/replicas of Deployment {ref['name']}, which the"
+                                " Rollout scales down: self-heal would scale it up again")
+            if "RespectIgnoreDifferences=true" not in sync_options:
+                problems.append("the Application lacks syncOption RespectIgnoreDifferences=true: a sync would reset"
+                                f" the replicas of Deployment {ref['name']}")
+        canary = spec.get("strategy", {}).get("canary") or {}
+        if str(canary.get("maxUnavailable", 1)) not in ("0", "0%"):
+            problems.append(f"Rollout {name}: maxUnavailable {canary.get('maxUnavailable', 1)}: a canary step may drop capacity")
+        targeting = [h for h in hpas if h["spec"]["scaleTargetRef"].get("kind") == "Rollout"
+                     and h["spec"]["scaleTargetRef"].get("name") == name]
+        if len(targeting) != 1:
+            problems.append(f"Rollout {name}: {len(targeting)} HPAs scale it, expected one")
+            continue
+        hpa = targeting[0]["spec"]
+        if targeting[0]["spec"]["scaleTargetRef"].get("apiVersion") != rollout["apiVersion"]:
+            problems.append(f"HPA {targeting[0]['metadata']['name']}: scaleTargetRef apiVersion is not {rollout['apiVersion']}")
+        if "replicas" in spec:
+            if not ignored_replicas(app, "argoproj.io", "Rollout", name):
+                problems.append(f"Rollout {name} sets replicas the HPA changes: the Application must ignore its /spec/replicas")
+            deployment_replicas = deployment["spec"].get("replicas", 1)
+            if not hpa["minReplicas"] <= spec["replicas"] <= hpa["maxReplicas"] or spec["replicas"] < deployment_replicas:
+                problems.append(f"Rollout {name}: replicas {spec['replicas']} outside the HPA's {hpa['minReplicas']}..{hpa['maxReplicas']}"
+                                f" or below the Deployment's {deployment_replicas} (the takeover would lower the capacity)")
+        container = pod_spec(deployment)["containers"][0]
+        for metric in hpa.get("metrics", []):
+            resource = metric.get("resource", {}).get("name")
+            if metric.get("type") == "Resource" and resource not in container.get("resources", {}).get("requests", {}):
+                problems.append(f"HPA {targeting[0]['metadata']['name']}: scales on {resource}, the gateway container requests none")
+    if not gitops_objects(docs, "Rollout"):
+        problems.append("no Rollout")
+    return problems
+
+
+def analysis_steps(docs: GitOps) -> list[tuple[str, dict[str, Any]]]:
+    """(Rollout name, analysis) of every analysis a Rollout starts: steps and background."""
+    found = []
+    for rollout in gitops_objects(docs, "Rollout"):
+        canary = rollout.get("spec", {}).get("strategy", {}).get("canary") or {}
+        found += [(rollout["metadata"]["name"], step["analysis"]) for step in canary.get("steps") or [] if "analysis" in step]
+        if canary.get("analysis"):
+            found.append((rollout["metadata"]["name"], canary["analysis"]))
+    return found
+
+
+def gitops_analysis_problems(docs: GitOps) -> list[str]:
+    """The canary analysis: Rollouts pass every argument the templates need; each Prometheus query
+    parses (promtool), uses only catalogued metrics and labels, reads the gateway job and only the
+    canary's pods; conditions survive an empty result; the chart's ServiceMonitors are on."""
+    problems = []
+    templates = {t["metadata"]["name"]: t for t in gitops_objects(docs, "AnalysisTemplate")}
+    values, _, namespace = gitops_release(docs)
+    if not merged_values(values)["serviceMonitor"]["enabled"]:
+        problems.append("the Application leaves serviceMonitor.enabled off: Prometheus has no gateway series to analyse")
+    steps = analysis_steps(docs)
+    if not steps:
+        problems.append("no Rollout runs an analysis")
+    queries: list[tuple[str, str]] = []
+    for rollout_name, analysis in steps:
+        supplied = {arg["name"]: arg for arg in analysis.get("args") or []}
+        for ref in analysis.get("templates") or []:
+            template = templates.get(ref.get("templateName"))
+            if template is None or ref.get("clusterScope"):
+                problems.append(f"Rollout {rollout_name}: AnalysisTemplate {ref.get('templateName')} is not in"
+                                f" {ROLLOUTS_DIR.relative_to(ROOT)}")
+                continue
+            tname = template["metadata"]["name"]
+            declared = {arg["name"]: arg for arg in template["spec"].get("args") or []}
+            for arg in sorted(set(supplied) - set(declared)):
+                problems.append(f"Rollout {rollout_name}: passes {arg}, which AnalysisTemplate {tname} does not declare")
+            for arg, spec in declared.items():
+                if "value" not in spec and "valueFrom" not in spec and arg not in supplied:
+                    problems.append(f"Rollout {rollout_name}: AnalysisTemplate {tname} needs argument {arg}")
+            # What each argument is when this Rollout runs the analysis (sample values offline).
+            canary_args = {a for a, s in supplied.items() if s.get("valueFrom", {}).get("podTemplateHashValue") == "Latest"}
+            sample: dict[str, str] = {}
+            for arg, spec in declared.items():
+                field = supplied.get(arg, {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+                sample[arg] = (SAMPLE_POD_TEMPLATE_HASH if arg in canary_args else
+                               rollout_name if field == "metadata.name" else namespace if field == "metadata.namespace"
+                               else supplied.get(arg, {}).get("value", spec.get("value", "x")))
+            for metric in template["spec"].get("metrics") or []:
+                where = f"AnalysisTemplate {tname} metric {metric.get('name')}"
+                for condition in ("successCondition", "failureCondition"):
+                    expr = metric.get(condition, "")
+                    if "result[0]" in expr and "len(result)" not in expr:
+                        problems.append(f"{where}: {condition} reads result[0] without checking len(result) (no data errors)")
+                prometheus = (metric.get("provider") or {}).get("prometheus")
+                if prometheus is None:
+                    continue
+                text = json.dumps(prometheus)
+                for arg in sorted(set(ARG_PLACEHOLDER.findall(text)) - set(declared)):
+                    problems.append(f"{where}: uses {{{{args.{arg}}}}}, which the template does not declare")
+                query = prometheus.get("query", "")
+                if not any(f"{{{{args.{arg}}}}}" in matcher for arg in canary_args
+                           for matcher in re.findall(r'\bpod\s*=~\s*"([^"]*)"', query)):
+                    problems.append(f"{where}: the query does not select the canary's pods (pod=~ with the Latest pod template hash)")
+                if not re.search(rf'\bjob\s*=\s*"{JOBS["gateway"]}"', query):
+                    problems.append(f"{where}: the query does not read job=\"{JOBS['gateway']}\" (the chart's ServiceMonitor)")
+                resolved = ARG_PLACEHOLDER.sub(lambda m: sample.get(m.group(1), "x"), query)
+                problems += check_query_against_catalogue(resolved, where)
+                queries.append((where, resolved))
+    if queries:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "analysis-queries.yml"
+            rules = [{"record": f"analysis:query_{i}", "expr": expr} for i, (_, expr) in enumerate(queries)]
+            path.write_text(yaml.safe_dump({"groups": [{"name": "analysis", "rules": rules}]}, sort_keys=False))
+            proc = run([tool("promtool"), "check", "rules", str(path)], ok=False)
+            if proc.returncode != 0:
+                listing = "\n".join(f"analysis:query_{i} = {where}" for i, (where, _) in enumerate(queries))
+                problems.append(f"promtool rejects a query:\n{proc.stdout}{proc.stderr}{listing}")
+    return sorted(set(problems))
+
+
+def readme_created_secrets(text: str) -> dict[str, set[str]]:
+    """Secrets (and their keys) the ExternalSecret examples of a README create."""
+    created: dict[str, set[str]] = {}
+    for block in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL):
+        for doc in yaml.safe_load_all(block):
+            if isinstance(doc, dict) and doc.get("kind") == "ExternalSecret":
+                spec = doc.get("spec", {})
+                name = spec.get("target", {}).get("name") or doc["metadata"]["name"]
+                created[name] = {item["secretKey"] for item in spec.get("data") or []}
+    return created
+
+
+def gitops_secret_problems(docs: GitOps) -> list[str]:
+    """Every Secret and ConfigMap the release reads and does not render is created by the README's
+    kubectl commands (plain or sealed) and, for Secrets, by its ExternalSecret examples; the database
+    URL those commands store verifies the server (sslmode=verify-full, a mounted CA)."""
+    problems = []
+    values, release, namespace = gitops_release(docs)
+    objects = release_objects(values, release, namespace)
+    by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    readme = ARGOCD_README.read_text()
+    commands = "\n".join(re.findall(r"```bash\n(.*?)```", readme, re.DOTALL))
+    created = readme_created_objects(commands)
+    external_secrets = readme_created_secrets(readme)
+    if not external_secrets:
+        problems.append(f"{ARGOCD_README.relative_to(ROOT)}: no ExternalSecret example")
+    needed: set[tuple[str, str, str]] = set()
+    workloads = [o for o in objects if o["kind"] in ("Deployment", "Job")]
+    for workload in workloads:
+        spec = pod_spec(workload)
+        for volume in spec.get("volumes", []):
+            for kind, field, key in (("Secret", "secret", "secretName"), ("ConfigMap", "configMap", "name")):
+                if field in volume:
+                    needed |= {(kind, volume[field][key], item["key"]) for item in volume[field].get("items", [])}
+        for env in spec["containers"][0].get("env", []):
+            ref = env.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                needed.add(("Secret", ref["name"], ref["key"]))
+    for kind, name, key in sorted(needed):
+        if (kind, name) in by_name:
+            continue
+        if key not in created.get((kind, name), set()):
+            problems.append(f"{kind} {name} (key {key}) is neither rendered nor created by the kubectl commands of"
+                            f" {ARGOCD_README.relative_to(ROOT)}")
+        if kind == "Secret" and external_secrets and key not in external_secrets.get(name, set()):
+            problems.append(f"Secret {name} (key {key}) is not created by the ExternalSecret examples of"
+                            f" {ARGOCD_README.relative_to(ROOT)}")
+    # The database URL stored by the README's command.
+    database = merged_values(values)["database"]
+    if database["existingSecret"]:
+        match = re.search(rf"create\s+secret\s+generic\s+{re.escape(database['existingSecret'])}\b.*?"
+                          rf"--from-literal={re.escape(database['secretKey'])}='([^']+)'", commands.replace("\\\n", " "))
+        if not match:
+            problems.append(f"the README stores no database URL in Secret {database['existingSecret']} (--from-literal='...')")
+        else:
+            query = url_query(match.group(1))
+            if query.get("sslmode") != "verify-full":
+                problems.append(f"the README's database URL has sslmode {query.get('sslmode')!r}, not verify-full")
+            for workload in workloads:
+                spec = pod_spec(workload)
+                container = spec["containers"][0]
+                if "LEADPIPE_DATABASE_URL" not in {e["name"] for e in container.get("env", [])}:
+                    continue
+                problem = mounted_file(spec, container, query.get("sslrootcert", "")) if query.get("sslrootcert") else "no sslrootcert"
+                if problem:
+                    problems.append(f"{workload['kind']}/{workload['metadata']['name']}: the README's database URL: {problem}")
+    return problems
+
+
+GITOPS_CHECKS: dict[str, Callable[[GitOps], list[str]]] = {
+    "kinds": gitops_kind_problems,
+    "schema": gitops_schema_problems,
+    "values": gitops_values_problems,
+    "workloadref": gitops_workloadref_problems,
+    "analysis": gitops_analysis_problems,
+    "secrets": gitops_secret_problems,
+}
+
+
+def check_gitops(name: str) -> None:
+    problems = GITOPS_CHECKS[name](gitops_documents())
+    require(not problems, "\n".join(problems))
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: objects merge, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def check_gitops_rejects(case: Path) -> None:
+    """A merge patch of one manifest that the named gitops check must refuse."""
+    header = case.read_text()
+    fields = dict(re.findall(r"^# (file|kind|at|check): (.+)$", header, re.MULTILINE))
+    expected = re.findall(r"^# expect: (.+)$", header, re.MULTILINE)
+    require({"file", "check"} <= fields.keys() and expected,
+            f"{case.name}: needs `# file:`, `# check:` and `# expect:` header lines (`# kind:`, `# at:` optional)")
+    require(fields["check"] in GITOPS_CHECKS, f"{case.name}: unknown check {fields['check']} ({sorted(GITOPS_CHECKS)})")
+    docs = gitops_documents()
+    require(fields["file"] in docs, f"{case.name}: {fields['file']} is not a gitops manifest")
+    objects = [o for o in docs[fields["file"]] if "kind" not in fields or o.get("kind") == fields["kind"]]
+    require(len(objects) == 1, f"{case.name}: {len(objects)} documents match in {fields['file']}")
+    index = docs[fields["file"]].index(objects[0])
+    patch = load_yaml(case)
+    node: Any = docs[fields["file"]][index]
+    parents: list[tuple[Any, Any]] = []
+    for part in fields.get("at", "").split(".") if fields.get("at") else []:
+        key: Any = int(part) if part.isdigit() else part
+        parents.append((node, key))
+        node = node[key]
+    patched = merge_patch(node, patch)
+    if parents:
+        parent, key = parents[-1]
+        parent[key] = patched
+    else:
+        docs[fields["file"]][index] = patched
+    problems = GITOPS_CHECKS[fields["check"]](docs)
+    require(problems, f"the {fields['check']} check accepted {case.name}")
+    output = "\n".join(problems)
+    for text in expected:
+        require(text in output, f"rejected, but not for {text!r}:\n{output}")
+
+
 # ======================================================================= main
 def main(argv: list[str]) -> int:
     runner = Runner(argv)
@@ -1555,6 +2484,7 @@ def main(argv: list[str]) -> int:
     c("docker: .dockerignore keeps the workspace, drops the rest", check_dockerignore)
     c("docker: workspace builds the binaries the images copy", check_workspace_binaries)
     c("shell: shellcheck ops/lint/run", check_shellcheck)
+    c("contract: metrics.yml is well-formed (types, components, external metrics)", check_catalogue)
     c("contract: metrics, variables and routes exist in the crates", check_contract_against_sources)
 
     c("compose: docker compose config -q (Compose v2 binary)", check_compose_config)
@@ -1568,6 +2498,7 @@ def main(argv: list[str]) -> int:
     c("prometheus: promtool check rules", check_promtool_rules)
     c("prometheus: promtool test rules", check_promtool_tests)
     c("prometheus: every alert tested (fires and stays silent), labels, metrics", check_alert_coverage)
+    c("prometheus: every alert has a runbook section in docs/runbooks.md, every section an alert", check_alert_runbooks)
     c("prometheus: promtool rejects a broken rule", check_promtool_rejects_broken_rules)
 
     c("grafana: dashboard structure and panels", check_dashboard_structure)
@@ -1590,6 +2521,21 @@ def main(argv: list[str]) -> int:
         c(f"helm: rejects bad values [{case.stem}]", check_chart_rejects, case)
     c("helm: README documents every value", check_chart_readme)
     c("helm: README examples render (verify-full, every Secret/ConfigMap created)", check_chart_readme_example)
+
+    c("ci: actionlint (with shellcheck) on .github/workflows", check_actionlint)
+    c("ci: workflow policy (permissions, timeouts, pinned actions, checkout token)", check_workflow_policy)
+    c("ci: workflows match the project (.ci/run, PostgreSQL, images, chart registry)", check_workflows_match_project)
+    for case in sorted(WORKFLOW_NEGATIVE_CASES.glob("*.y*ml")):
+        c(f"ci: rejects a broken workflow [{case.stem}]", check_workflow_rejected, case)
+
+    c("gitops: manifests parse; kinds, apiVersions, namespaces, sources", check_gitops, "kinds")
+    c("gitops: Application, Rollout, AnalysisTemplate schemas; Kubernetes schemas for the rest", check_gitops, "schema")
+    c("gitops: Application helm values exist in values.schema.json, validate and lint", check_gitops, "values")
+    c("gitops: Rollout workloadRef takes over the gateway Deployment the chart renders", check_gitops, "workloadref")
+    c("gitops: canary analysis (args, catalogued metrics and labels, promtool, canary pods only)", check_gitops, "analysis")
+    c("gitops: README creates every Secret and ConfigMap the release reads", check_gitops, "secrets")
+    for case in sorted(GITOPS_NEGATIVE_CASES.glob("*.yaml")):
+        c(f"gitops: rejects a broken manifest [{case.stem}]", check_gitops_rejects, case)
 
     print(f"ops-lint: {runner.passed} passed, {len(runner.failed)} failed")
     return 1 if runner.failed else 0

@@ -1,10 +1,11 @@
 //! Throughput of the consumer, and of the ways to insert a batch, on this machine.
 //!
 //! ```text
-//! cargo bench -p leadpipe-consumer --bench drain -- [MESSAGES] [PARTITIONS]
+//! cargo bench -p leadpipe-consumer --bench drain -- [MESSAGES] [PARTITIONS] [memory|sqlite]
 //! ```
 //!
-//! (defaults 500000 and 4). It starts a Tansu broker of its own, creates a database on
+//! (defaults 500000, 4 and sqlite). It starts a Tansu broker of its own (with in-memory
+//! or SQLite storage), creates a database on
 //! the shared server (`LEADPIPE_TEST_DATABASE_URL`), and prints:
 //! 1. the time to pre-fill the topic with MESSAGES valid lead messages;
 //! 2. the time to read them back with a bare consumer (the broker's share);
@@ -14,6 +15,7 @@
 //!    `UNNEST` insert and by COPY into a staging table followed by `INSERT … SELECT`;
 //! 5. one `COPY` of all rows into the empty table: the database's ceiling.
 //!
+//! The last line repeats the rates as one JSON object, for `bench/bench.py`.
 //! Benchmarks print numbers; the tests assert behaviour.
 
 use std::time::{Duration, Instant};
@@ -27,12 +29,28 @@ use sqlx::PgPool;
 
 const BATCH: usize = 1000;
 
-fn rate(rows: usize, elapsed: Duration) -> String {
-    format!(
-        "{:>9.0} rows/s  ({:.2} s)",
-        rows as f64 / elapsed.as_secs_f64(),
-        elapsed.as_secs_f64()
-    )
+/// The rates measured so far, in order, for the final JSON line.
+struct Figures(Vec<(String, f64)>);
+
+impl Figures {
+    /// Prints `label` with the rate of `rows` in `elapsed` and keeps it.
+    fn rate(&mut self, label: &str, rows: usize, elapsed: Duration) {
+        let per_s = rows as f64 / elapsed.as_secs_f64();
+        println!(
+            "{label:<36} {per_s:>9.0} rows/s  ({:.2} s)",
+            elapsed.as_secs_f64()
+        );
+        self.0.push((label.to_owned(), per_s.round()));
+    }
+
+    fn json(&self) -> String {
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .0
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+            .collect();
+        serde_json::Value::Object(map).to_string()
+    }
 }
 
 #[tokio::main]
@@ -46,10 +64,19 @@ async fn main() {
         .next()
         .map(|a| a.parse().expect("PARTITIONS is a number"))
         .unwrap_or(4);
+    let memory = args.next().is_some_and(|a| a == "memory");
     let n = messages as usize;
-    println!("drain benchmark: {messages} messages, {partitions} partitions, batches of {BATCH}");
+    println!(
+        "drain benchmark: {messages} messages, {partitions} partitions, batches of {BATCH}, {} broker",
+        if memory { "in-memory" } else { "SQLite" }
+    );
+    let mut figures = Figures(Vec::new());
 
-    let broker = Tansu::start().unwrap();
+    let broker = if memory {
+        Tansu::builder().memory().start().unwrap()
+    } else {
+        Tansu::start().unwrap()
+    };
     let brokers = broker.brokers();
     let topic = unique_name("bench-leads");
     kafka::create_topic(&brokers, &topic, partitions)
@@ -64,16 +91,11 @@ async fn main() {
     for chunk in records.chunks(50_000) {
         leads::produce_all(&brokers, &topic, chunk).await;
     }
-    println!(
-        "pre-fill (produce, acks=all)    {}",
-        rate(n, started.elapsed())
-    );
+    figures.rate("pre-fill (produce, acks=all)", n, started.elapsed());
 
     // 2. The broker alone: read everything back, no decoding, no database.
-    println!(
-        "broker read (bare consumer)     {}",
-        rate(n, read_all(&brokers, &topic, n).await)
-    );
+    let read = read_all(&brokers, &topic, n).await;
+    figures.rate("broker read (bare consumer)", n, read);
 
     // 3. The drain.
     let mut settings = Settings::defaults();
@@ -106,12 +128,8 @@ async fn main() {
     stop.send(()).unwrap();
     running.await.unwrap().unwrap();
     assert_eq!(db.count().await, n as i64);
-    println!("consumer drain (start → all stored) {}", rate(n, drained));
-    println!(
-        "consumer drain after first row    {}  (group join + first fetch took {:.2} s)",
-        rate(n, drained - first_row),
-        first_row.as_secs_f64()
-    );
+    figures.rate("consumer drain (start to all stored)", n, drained);
+    figures.rate("consumer drain after the first row", n, drained - first_row);
 
     // 4 and 5: the same rows, straight from memory.
     let leads: Vec<AcceptedLead> = records
@@ -125,9 +143,10 @@ async fn main() {
         for batch in leads.chunks(BATCH) {
             store.insert_batch(batch).await.unwrap();
         }
-        println!(
-            "UNNEST insert, round {round}          {}",
-            rate(n, started.elapsed())
+        figures.rate(
+            &format!("UNNEST insert (batches of {BATCH}), round {round}"),
+            n,
+            started.elapsed(),
         );
 
         truncate(&pool).await;
@@ -135,9 +154,10 @@ async fn main() {
         for batch in leads.chunks(BATCH) {
             copy_staging_insert(&pool, batch).await;
         }
-        println!(
-            "COPY staging + insert, round {round}  {}",
-            rate(n, started.elapsed())
+        figures.rate(
+            &format!("COPY to staging + insert, round {round}"),
+            n,
+            started.elapsed(),
         );
     }
     assert_eq!(db.count().await, n as i64);
@@ -154,14 +174,12 @@ async fn main() {
     }
     copy.finish().await.unwrap();
     drop(conn);
-    println!(
-        "plain COPY of all rows          {}",
-        rate(n, started.elapsed())
-    );
+    figures.rate("plain COPY of all rows", n, started.elapsed());
     assert_eq!(db.count().await, n as i64);
 
     db.drop_database().await;
     drop(broker);
+    println!("{}", figures.json());
 }
 
 async fn read_all(brokers: &str, topic: &str, n: usize) -> Duration {

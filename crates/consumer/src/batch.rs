@@ -121,11 +121,14 @@ impl Buffer {
         batch
     }
 
-    /// Forgets the messages of partitions this instance no longer owns. Nothing of them
-    /// was committed, so whoever owns the partition now consumes them again.
-    pub fn drop_partitions(&mut self, partitions: &[i32]) -> usize {
+    /// Forgets the messages received under an ownership that has ended: those for which
+    /// `current(partition, epoch)` is false. Nothing of them was committed, so whoever
+    /// owns the partition now consumes them again. Messages of a partition revoked and
+    /// assigned again are kept when they arrived under the new ownership: dropping them
+    /// would let the next batch commit past them.
+    pub fn drop_stale(&mut self, current: impl Fn(i32, u64) -> bool) -> usize {
         let before = self.records.len();
-        self.records.retain(|r| !partitions.contains(&r.partition));
+        self.records.retain(|r| current(r.partition, r.epoch));
         before - self.records.len()
     }
 }
@@ -147,10 +150,14 @@ mod tests {
     }
 
     fn received(partition: i32, offset: i64, arrived: Instant) -> Received {
+        received_in(partition, offset, 1, arrived)
+    }
+
+    fn received_in(partition: i32, offset: i64, epoch: u64, arrived: Instant) -> Received {
         Received {
             partition,
             offset,
-            epoch: 1,
+            epoch,
             arrived,
             content: lead(offset as u32),
         }
@@ -199,12 +206,34 @@ mod tests {
         for (partition, offset) in [(0, 1), (1, 1), (2, 1), (1, 2), (0, 2)] {
             buffer.push(received(partition, offset, now));
         }
-        assert_eq!(buffer.drop_partitions(&[1, 7]), 2);
+        assert_eq!(buffer.drop_stale(|partition, _| partition != 1), 2);
         let batch = buffer.cut();
         assert_eq!(
             batch.progress.keys().copied().collect::<Vec<_>>(),
             vec![0, 2]
         );
         assert_eq!(batch.progress[&0].next_offset, 3);
+    }
+
+    #[test]
+    fn a_partition_revoked_and_assigned_again_keeps_what_arrived_under_the_new_ownership() {
+        // Partition 0 was owned in epoch 1, revoked, and assigned again in epoch 2 before
+        // the pipeline looked at the revocation: offsets 5-6 arrived in epoch 1 (they were
+        // not committed and come again), offset 5 again in epoch 2.
+        let now = Instant::now();
+        let mut buffer = Buffer::new(10, Duration::from_millis(100));
+        buffer.push(received_in(0, 5, 1, now));
+        buffer.push(received_in(0, 6, 1, now));
+        buffer.push(received_in(0, 5, 2, now));
+        assert_eq!(buffer.drop_stale(|_, epoch| epoch == 2), 2);
+        let batch = buffer.cut();
+        assert_eq!(batch.message_count(), 1);
+        assert_eq!(
+            batch.progress[&0],
+            PartitionProgress {
+                next_offset: 6,
+                epoch: 2
+            }
+        );
     }
 }

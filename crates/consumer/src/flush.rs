@@ -1,7 +1,8 @@
 //! Writing one batch durably: its dead letters to the dead-letter topic, its leads to
 //! PostgreSQL. Each step is retried with capped exponential backoff until it succeeds:
 //! a batch is never half-handled and never skipped, and the pipeline commits its offsets
-//! only when [`Flusher::flush`] returns. While retrying, the instance reports not-ready.
+//! only when [`Flusher::flush`] returns. While it retries, [`Flusher::is_retrying`] says so
+//! (the monitor then reports the instance not ready).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,7 +11,6 @@ use std::time::Instant;
 use crate::backoff::Backoff;
 use crate::batch::Batch;
 use crate::dead_letter::DeadLetterProducer;
-use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::store::LeadStore;
 
@@ -18,23 +18,16 @@ pub struct Flusher {
     store: LeadStore,
     dead_letters: DeadLetterProducer,
     metrics: Arc<Metrics>,
-    health: Arc<Health>,
     /// Set while the current batch has failed at least once and is being retried.
     retrying: AtomicBool,
 }
 
 impl Flusher {
-    pub fn new(
-        store: LeadStore,
-        dead_letters: DeadLetterProducer,
-        metrics: Arc<Metrics>,
-        health: Arc<Health>,
-    ) -> Self {
+    pub fn new(store: LeadStore, dead_letters: DeadLetterProducer, metrics: Arc<Metrics>) -> Self {
         Self {
             store,
             dead_letters,
             metrics,
-            health,
             retrying: AtomicBool::new(false),
         }
     }
@@ -87,6 +80,19 @@ impl Flusher {
         batch
     }
 
+    /// Publish-to-stored time of the canary leads this batch inserted (a redelivered
+    /// canary, already stored, is not measured again).
+    fn observe_canaries(&self, leads: &[leadpipe_domain::AcceptedLead], inserted: &[uuid::Uuid]) {
+        let now = chrono::Utc::now();
+        for lead in leads.iter().filter(|l| l.lead.is_canary()) {
+            if inserted.contains(&lead.id.as_uuid()) {
+                let seconds = (now - lead.received_at).num_milliseconds().max(0) as f64 / 1000.0;
+                self.metrics.canary_end_to_end.observe(seconds);
+                self.metrics.canary_stored.inc();
+            }
+        }
+    }
+
     async fn write_leads(&self, batch: &Batch) {
         let mut backoff = Backoff::new();
         loop {
@@ -99,7 +105,7 @@ impl Flusher {
                     self.metrics.batch_size.observe(batch.leads.len() as f64);
                     self.metrics.rows_inserted.inc_by(outcome.inserted);
                     self.metrics.duplicates_skipped.inc_by(outcome.duplicates);
-                    self.health.set_database(true);
+                    self.observe_canaries(&batch.leads, &outcome.inserted_ids);
                     tracing::debug!(
                         leads = batch.leads.len(),
                         inserted = outcome.inserted,
@@ -112,7 +118,6 @@ impl Flusher {
                 Err(error) => {
                     self.retrying.store(true, Ordering::Relaxed);
                     self.metrics.db_errors.inc();
-                    self.health.set_database(false);
                     let delay = backoff.next_delay();
                     tracing::warn!(%error, leads = batch.leads.len(), retry_in_ms = delay.as_millis() as u64,
                         "storing batch failed; nothing committed, retrying");

@@ -16,9 +16,13 @@
 //! - on assignment each partition gets a new epoch. A batch's offsets are stored only for
 //!   partitions whose epoch has not changed since its messages arrived, so an offset from
 //!   an earlier ownership can never be committed over a newer owner's.
+//!
+//! The time of the last rebalance is kept for the stall watchdog (see
+//! [`crate::watchdog`]), which may make the pipeline leave and rejoin the group.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use leadpipe_service::{ClientRole, KafkaClientError};
 use rdkafka::consumer::{
@@ -28,7 +32,6 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, TopicPartitionList};
 
-use crate::health::Health;
 use crate::settings::Settings;
 
 pub type LeadConsumer = StreamConsumer<GroupContext>;
@@ -45,6 +48,8 @@ struct AssignmentState {
     epochs: HashMap<i32, u64>,
     last_epoch: u64,
     unhandled_revocations: Vec<i32>,
+    /// The last assignment, revocation or (re)subscription; `None` before any.
+    last_rebalance: Option<Instant>,
 }
 
 impl Assignment {
@@ -56,6 +61,7 @@ impl Assignment {
 
     pub fn assign(&self, partitions: &[i32]) {
         let mut state = self.state();
+        state.last_rebalance = Some(Instant::now());
         for &partition in partitions {
             state.last_epoch += 1;
             let epoch = state.last_epoch;
@@ -65,6 +71,7 @@ impl Assignment {
 
     pub fn revoke(&self, partitions: &[i32]) {
         let mut state = self.state();
+        state.last_rebalance = Some(Instant::now());
         for partition in partitions {
             state.epochs.remove(partition);
         }
@@ -81,6 +88,17 @@ impl Assignment {
         std::mem::take(&mut self.state().unhandled_revocations)
     }
 
+    /// The consumer (re)subscribed: a rebalance is under way.
+    pub fn subscribed(&self) {
+        self.state().last_rebalance = Some(Instant::now());
+    }
+
+    /// When the last rebalance (or subscription) happened.
+    pub fn last_rebalance(&self) -> Instant {
+        let state = self.state();
+        state.last_rebalance.unwrap_or_else(Instant::now)
+    }
+
     pub fn partitions(&self) -> Vec<i32> {
         let mut partitions: Vec<i32> = self.state().epochs.keys().copied().collect();
         partitions.sort_unstable();
@@ -92,7 +110,6 @@ impl Assignment {
 pub struct GroupContext {
     topic: String,
     assignment: Arc<Assignment>,
-    health: Arc<Health>,
 }
 
 impl GroupContext {
@@ -106,14 +123,8 @@ impl GroupContext {
 }
 
 impl ClientContext for GroupContext {
+    /// Logged only; readiness follows the monitor's measurements.
     fn error(&self, error: KafkaError, reason: &str) {
-        let broker_down = matches!(
-            error.rdkafka_error_code(),
-            Some(RDKafkaErrorCode::AllBrokersDown)
-        );
-        if broker_down {
-            self.health.set_broker(false);
-        }
         tracing::warn!(error = %error, reason, "kafka client error");
     }
 }
@@ -165,12 +176,10 @@ impl ConsumerContext for GroupContext {
 pub fn subscribe(
     settings: &Settings,
     assignment: Arc<Assignment>,
-    health: Arc<Health>,
 ) -> Result<LeadConsumer, KafkaClientError> {
     let context = GroupContext {
         topic: settings.common.topic.clone(),
-        assignment,
-        health,
+        assignment: assignment.clone(),
     };
     let tuning = [
         (
@@ -192,6 +201,7 @@ pub fn subscribe(
         context,
     )?;
     consumer.subscribe(&[&settings.common.topic])?;
+    assignment.subscribed();
     Ok(consumer)
 }
 

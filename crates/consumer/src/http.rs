@@ -1,6 +1,7 @@
 //! The small HTTP server for orchestration and monitoring:
 //! - `GET /healthz`: 200 while the process runs (liveness);
-//! - `GET /readyz`: 200 when the broker and the database are reachable, 503 otherwise;
+//! - `GET /readyz`: 200 when ready (see [`crate::health`]), 503 with the reasons
+//!   otherwise;
 //! - `GET /metrics`: Prometheus text format.
 
 use std::net::TcpListener;
@@ -25,14 +26,15 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<State>) -> HttpResponse {
-    if state.health.is_ready() {
+    let problems = state.health.problems();
+    if problems.is_empty() {
         HttpResponse::Ok()
             .content_type(ContentType::plaintext())
             .body("ready\n")
     } else {
         HttpResponse::ServiceUnavailable()
             .content_type(ContentType::plaintext())
-            .body("not ready\n")
+            .body(format!("not ready: {}\n", problems.join(", ")))
     }
 }
 

@@ -1,22 +1,22 @@
-//! Consumer lag, the number operators scale on: for each partition this instance owns,
-//! the high watermark (offset of the next message to be produced) minus the group's
-//! committed offset, i.e. messages on the topic not yet durably handled. Measured every
-//! `lag_interval` with a `ListOffsets` and an `OffsetFetch` request, published as
-//! `leadpipe_consumer_lag{topic,partition}`; a partition that moves to another instance
-//! is removed from this instance's metrics, so each partition is reported by its owner.
+//! Group lag of every partition of the topic, measured from the broker whether or not
+//! this instance owns the partition: the high watermark (offset of the next message to
+//! be produced) minus the group's committed offset, i.e. messages on the topic not yet
+//! durably handled by the group.
 //!
-//! The same requests tell whether the broker answers, which feeds readiness.
+//! A client of its own ([`ClientRole::GroupObserver`]) asks, every `lag_interval`, for
+//! the topic's partitions (metadata), the group's committed offsets (`OffsetFetch`,
+//! without joining the group) and each partition's watermarks (`ListOffsets`). Because
+//! nothing here depends on owning partitions, the lag stays visible when no member owns
+//! them — a crashed group, a stalled member, or `leadpipe-consumer lag-exporter` running
+//! with no consumer at all.
 
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rdkafka::consumer::Consumer;
+use leadpipe_service::{ClientRole, KafkaClientError, KafkaSettings};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
-
-use crate::group::{Assignment, LeadConsumer};
-use crate::health::Health;
-use crate::metrics::Metrics;
 
 /// Messages after `committed` up to `high`; with nothing committed (or an offset older
 /// than the oldest retained message) everything still on the partition is pending.
@@ -25,77 +25,69 @@ pub fn lag(low: i64, high: i64, committed: Option<i64>) -> i64 {
     (high - from).max(0)
 }
 
-pub struct LagMonitor {
-    consumer: Arc<LeadConsumer>,
-    assignment: Arc<Assignment>,
-    topic: String,
-    metrics: Arc<Metrics>,
-    health: Arc<Health>,
-    published: Mutex<Vec<i32>>,
+/// One partition's position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionLag {
+    /// The group's committed offset (the next message it will handle), if any.
+    pub committed: Option<i64>,
+    /// The offset of the next message to be produced.
+    pub high: i64,
+    pub lag: i64,
 }
 
-impl LagMonitor {
+/// The group's lag on every partition of the topic, by partition.
+pub type GroupLag = BTreeMap<i32, PartitionLag>;
+
+/// Measures [`GroupLag`] with a client that never joins the group.
+pub struct GroupLagProbe {
+    client: BaseConsumer,
+    topic: String,
+}
+
+impl GroupLagProbe {
     const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
     pub fn new(
-        consumer: Arc<LeadConsumer>,
-        assignment: Arc<Assignment>,
+        kafka: &KafkaSettings,
+        group_id: &str,
         topic: &str,
-        metrics: Arc<Metrics>,
-        health: Arc<Health>,
-    ) -> Self {
-        Self {
-            consumer,
-            assignment,
+    ) -> Result<Self, KafkaClientError> {
+        Ok(Self {
+            client: kafka.create(ClientRole::GroupObserver { group_id }, &[])?,
             topic: topic.to_owned(),
-            metrics,
-            health,
-            published: Mutex::new(Vec::new()),
-        }
+        })
     }
 
-    /// Measures and publishes the lag of the owned partitions; marks the broker reachable
-    /// or not.
-    pub async fn check(self: Arc<Self>) {
-        let partitions = self.assignment.partitions();
-        let this = self.clone();
-        let measured = tokio::task::spawn_blocking(move || this.measure(&partitions))
-            .await
-            .unwrap_or_else(|join| {
-                tracing::error!(error = %join, "lag measurement panicked");
-                Err(KafkaError::Canceled)
-            });
-        match measured {
-            Ok(lags) => {
-                self.health.set_broker(true);
-                self.publish(&lags);
-            }
-            Err(error) => {
-                tracing::warn!(%error, "measuring consumer lag failed");
-                self.health.set_broker(false);
-            }
-        }
+    pub fn topic(&self) -> &str {
+        &self.topic
     }
 
-    /// Blocking broker requests: committed offsets and watermarks of `partitions`.
-    fn measure(&self, partitions: &[i32]) -> Result<Vec<(i32, i64)>, KafkaError> {
+    /// Blocking broker requests (run it on a blocking thread). An error means the broker
+    /// did not answer, or the topic does not exist.
+    pub fn measure(&self) -> Result<GroupLag, KafkaError> {
+        let metadata = self
+            .client
+            .fetch_metadata(Some(&self.topic), Self::REQUEST_TIMEOUT)?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == self.topic && t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
         if partitions.is_empty() {
-            // Nothing owned (more instances than partitions): still check the broker.
-            self.consumer
-                .fetch_metadata(Some(&self.topic), Self::REQUEST_TIMEOUT)?;
-            return Ok(Vec::new());
+            return Err(KafkaError::MetadataFetch(
+                rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition,
+            ));
         }
         let mut tpl = TopicPartitionList::new();
-        for &partition in partitions {
+        for &partition in &partitions {
             tpl.add_partition(&self.topic, partition);
         }
-        let committed = self
-            .consumer
-            .committed_offsets(tpl, Self::REQUEST_TIMEOUT)?;
-        let mut lags = Vec::with_capacity(partitions.len());
-        for &partition in partitions {
+        let committed = self.client.committed_offsets(tpl, Self::REQUEST_TIMEOUT)?;
+        let mut lags = GroupLag::new();
+        for partition in partitions {
             let (low, high) =
-                self.consumer
+                self.client
                     .fetch_watermarks(&self.topic, partition, Self::REQUEST_TIMEOUT)?;
             let committed = committed
                 .find_partition(&self.topic, partition)
@@ -103,32 +95,16 @@ impl LagMonitor {
                     Offset::Offset(o) => Some(o),
                     _ => None,
                 });
-            lags.push((partition, lag(low, high, committed)));
+            lags.insert(
+                partition,
+                PartitionLag {
+                    committed,
+                    high,
+                    lag: lag(low, high, committed),
+                },
+            );
         }
         Ok(lags)
-    }
-
-    fn publish(&self, lags: &[(i32, i64)]) {
-        let mut published = self
-            .published
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for stale in published
-            .iter()
-            .filter(|p| !lags.iter().any(|(q, _)| q == *p))
-        {
-            let _ = self
-                .metrics
-                .lag
-                .remove_label_values(&[&self.topic, &stale.to_string()]);
-        }
-        for (partition, lag) in lags {
-            self.metrics
-                .lag
-                .with_label_values(&[&self.topic, &partition.to_string()])
-                .set(*lag);
-        }
-        *published = lags.iter().map(|(p, _)| *p).collect();
     }
 }
 

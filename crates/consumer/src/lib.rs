@@ -18,10 +18,15 @@
 //! Around it:
 //! - [`settings`]: configuration from `LEADPIPE_*` environment variables.
 //! - [`startup`]: wires everything and runs until a shutdown signal.
-//! - [`lag`]: consumer lag per partition, measured against the committed offsets.
-//! - [`health`], [`http`], [`metrics`]: readiness, `/healthz` `/readyz` `/metrics`,
-//!   Prometheus metrics. Logs (structured, without personal data) and the shutdown
-//!   signal come from `leadpipe_service`, shared with the gateway.
+//! - [`exporter`]: `leadpipe-consumer lag-exporter`, the group lag without consuming.
+//! - [`dlq`]: `leadpipe-consumer dlq list|replay`, the dead-letter topic.
+//! - [`monitor`]: the periodic check and the one writer of readiness ([`health`]):
+//!   database, broker, the group lag of every partition ([`lag`]), and the stall
+//!   [`watchdog`], which makes the pipeline rejoin the group when partitions with lag
+//!   stand still while this instance could work on them.
+//! - [`http`], [`metrics`]: `/healthz` `/readyz` `/metrics`, Prometheus metrics. Logs
+//!   (structured, without personal data) and the shutdown signal come from
+//!   `leadpipe_service`, shared with the gateway.
 //!
 //! The invariant everything serves: an offset is committed only after every message
 //! before it on its partition is in the `leads` table or on the dead-letter topic.
@@ -29,16 +34,20 @@
 pub mod backoff;
 pub mod batch;
 pub mod dead_letter;
+pub mod dlq;
+pub mod exporter;
 pub mod flush;
 pub mod group;
 pub mod health;
 pub mod http;
 pub mod lag;
 pub mod metrics;
+pub mod monitor;
 pub mod pipeline;
 pub mod settings;
 pub mod startup;
 pub mod store;
+pub mod watchdog;
 
 pub use settings::{Cli, Command, LogFormat, Settings};
 pub use startup::Application;

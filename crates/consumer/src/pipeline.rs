@@ -41,8 +41,8 @@ use crate::dead_letter::DeadLetter;
 use crate::flush::Flusher;
 use crate::group::{Assignment, LeadConsumer};
 use crate::health::Health;
-use crate::lag::LagMonitor;
 use crate::metrics::Metrics;
+use crate::monitor::Monitor;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -54,7 +54,7 @@ pub struct Pipeline {
     pub consumer: Arc<LeadConsumer>,
     pub assignment: Arc<Assignment>,
     pub flusher: Arc<Flusher>,
-    pub lag: Arc<LagMonitor>,
+    pub monitor: Arc<Monitor>,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
     pub topic: String,
@@ -90,6 +90,9 @@ impl Pipeline {
         tokio::pin!(shutdown);
 
         loop {
+            if self.monitor.take_rejoin_request() {
+                self.rejoin();
+            }
             self.handle_revocations(&mut buffer);
             if flow.in_flight.is_none() && buffer.is_due(Instant::now()) {
                 self.start_flush(buffer.cut(), &mut flow);
@@ -158,10 +161,15 @@ impl Pipeline {
         }
     }
 
+    /// After a revocation, forgets buffered messages whose ownership has ended. Not by
+    /// partition: the partition may already be ours again (a revocation and an
+    /// assignment can both run inside one `recv()`), and what arrived under the new
+    /// ownership must stay.
     fn handle_revocations(&self, buffer: &mut Buffer) {
         let revoked = self.assignment.take_revocations();
         if !revoked.is_empty() {
-            let dropped = buffer.drop_partitions(&revoked);
+            let dropped = buffer
+                .drop_stale(|partition, epoch| self.assignment.epoch(partition) == Some(epoch));
             if dropped > 0 {
                 tracing::info!(partitions = ?revoked, dropped, "dropped buffered messages of revoked partitions");
             }
@@ -252,40 +260,33 @@ impl Pipeline {
         }
     }
 
+    /// Leaves the group and joins it again with a fresh member id (the stall watchdog
+    /// asked for it): the coordinator starts a new generation and hands out every
+    /// partition again. The revocation runs inside the next `recv()`, like any other:
+    /// stored offsets are committed, buffered messages of revoked partitions dropped.
+    fn rejoin(&self) {
+        self.consumer.unsubscribe();
+        match self.consumer.subscribe(&[&self.topic]) {
+            Ok(()) => {
+                self.assignment.subscribed();
+                self.metrics.self_heals.inc();
+            }
+            Err(error) => tracing::warn!(%error, "subscribing again failed"),
+        }
+    }
+
     fn report_consume_error(&self, error: KafkaError) {
         // Transport errors are retried by librdkafka; the periodic check sets readiness.
         tracing::warn!(%error, "kafka consume error");
     }
 
-    /// Measures lag and checks both services, unless the previous check still runs.
+    /// Runs the monitor's check (database, broker, group lag, stall watchdog, readiness),
+    /// unless the previous check still runs.
     fn spawn_check(&self, flow: &mut Flow) {
         if flow.check.as_ref().is_some_and(|c| !c.is_finished()) {
             return;
         }
-        let lag = self.lag.clone();
-        // A batch being written reports the database's health itself; otherwise ping.
-        let ping = flow
-            .in_flight
-            .is_none()
-            .then(|| (self.flusher.clone(), self.health.clone()));
-        flow.check = Some(tokio::spawn(async move {
-            if let Some((flusher, health)) = ping {
-                match tokio::time::timeout(Duration::from_secs(3), flusher.store().ping()).await {
-                    Ok(Ok(())) => health.set_database(true),
-                    Ok(Err(error)) => {
-                        // The reason matters: a TLS or authentication failure needs an
-                        // operator, an outage does not.
-                        tracing::warn!(%error, "database check failed");
-                        health.set_database(false);
-                    }
-                    Err(_) => {
-                        tracing::warn!("database check timed out after 3 s");
-                        health.set_database(false);
-                    }
-                }
-            }
-            lag.check().await;
-        }));
+        flow.check = Some(tokio::spawn(self.monitor.clone().check()));
     }
 
     /// Shutdown: write what was received, commit synchronously.

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use leadpipe_domain::ConsentPolicy;
 
@@ -28,17 +29,60 @@ pub struct Cli {
     pub settings: Settings,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Consume the topic and store leads until SIGTERM (the default).
     Run,
     /// Apply the database migrations and exit (run before a new version starts).
     Migrate,
+    /// Only export the group lag of every partition (`/metrics`), without consuming: a
+    /// lag signal that survives when no consumer is alive.
+    LagExporter,
+    /// The dead-letter topic: list what is there, or replay what today's rules accept.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum DlqAction {
+    /// Print each dead letter's position, time, reason and lead id (no personal data).
+    List {
+        /// Only dead letters written since this time (RFC 3339, or a duration ago such
+        /// as `2h`).
+        #[arg(long, value_parser = parse_since)]
+        since: Option<DateTime<Utc>>,
+    },
+    /// Re-validate every dead letter with today's settings and publish the valid ones to
+    /// the lead topic again (same key and bytes, so each is stored once).
+    Replay {
+        /// Only dead letters written since this time (RFC 3339, or a duration ago such
+        /// as `2h`).
+        #[arg(long, value_parser = parse_since)]
+        since: Option<DateTime<Utc>>,
+        /// Count what would be replayed; publish nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// An RFC 3339 instant, or a duration before now (`90m`, `2h`, `7days`).
+fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    let ago = humantime::parse_duration(text)
+        .map_err(|_| format!("{text:?} is neither an RFC 3339 time nor a duration such as 2h"))?;
+    chrono::Duration::from_std(ago)
+        .ok()
+        .and_then(|ago| Utc::now().checked_sub_signed(ago))
+        .ok_or_else(|| format!("{text} is too long ago"))
 }
 
 impl Cli {
     pub fn command(&self) -> Command {
-        self.command.unwrap_or(Command::Run)
+        self.command.clone().unwrap_or(Command::Run)
     }
 }
 
@@ -117,6 +161,18 @@ pub struct Settings {
           value_parser = clap::value_parser!(u64).range(100..))]
     pub lag_interval_ms: u64,
 
+    /// Partitions with lag whose committed offset has not moved for this long, while this
+    /// instance could work on them, make it not ready, and it leaves and rejoins the group
+    /// (at most once per this period, and not sooner than this after a rebalance), in ms.
+    /// Never less than the session timeout: a member that crashed must have expired.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADPIPE_STALL_TIMEOUT_MS",
+        default_value_t = 15000
+    )]
+    pub stall_timeout_ms: u64,
+
     /// Kafka group session timeout, in ms: how soon the partitions of a crashed instance
     /// move to the others.
     #[arg(
@@ -141,6 +197,11 @@ impl Settings {
 
     pub fn max_batch_wait(&self) -> Duration {
         Duration::from_millis(self.max_batch_wait_ms)
+    }
+
+    /// The stall timeout, at least the session timeout.
+    pub fn stall_timeout(&self) -> Duration {
+        Duration::from_millis(self.stall_timeout_ms.max(self.kafka_session_timeout_ms))
     }
 
     pub fn lag_interval(&self) -> Duration {
@@ -171,6 +232,45 @@ mod tests {
         .unwrap();
         assert_eq!(cli.command(), Command::Migrate);
         assert_eq!(cli.settings.database_url, "postgres://db/x");
+    }
+
+    #[test]
+    fn dlq_commands_take_a_time_or_a_duration_ago() {
+        let cli = Cli::try_parse_from([
+            "leadpipe-consumer",
+            "dlq",
+            "replay",
+            "--since",
+            "2026-03-14T09:00:00Z",
+            "--dry-run",
+        ])
+        .unwrap();
+        let Command::Dlq {
+            action: DlqAction::Replay { since, dry_run },
+        } = cli.command()
+        else {
+            panic!("dlq replay");
+        };
+        assert!(dry_run);
+        assert_eq!(since.unwrap().to_rfc3339(), "2026-03-14T09:00:00+00:00");
+        let cli =
+            Cli::try_parse_from(["leadpipe-consumer", "dlq", "list", "--since", "2h"]).unwrap();
+        let Command::Dlq {
+            action: DlqAction::List { since: Some(since) },
+        } = cli.command()
+        else {
+            panic!("dlq list");
+        };
+        let ago = Utc::now() - since;
+        assert!(ago >= chrono::Duration::minutes(119) && ago <= chrono::Duration::minutes(121));
+        assert!(Cli::try_parse_from([
+            "leadpipe-consumer",
+            "dlq",
+            "list",
+            "--since",
+            "yesterday-ish"
+        ])
+        .is_err());
     }
 
     #[test]

@@ -16,8 +16,9 @@ use crate::dead_letter::DeadLetterProducer;
 use crate::flush::Flusher;
 use crate::group::{self, Assignment, LeadConsumer};
 use crate::health::Health;
-use crate::lag::LagMonitor;
+use crate::lag::GroupLagProbe;
 use crate::metrics::Metrics;
+use crate::monitor::Monitor;
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::settings::Settings;
 use crate::store::{LeadStore, StoreError};
@@ -77,29 +78,22 @@ impl Application {
         ensure_topic(kafka, &settings.dlq_topic).await;
         let dead_letters = DeadLetterProducer::new(kafka, &settings.dlq_topic)?;
         let assignment = Arc::new(Assignment::default());
-        let consumer = Arc::new(group::subscribe(
-            settings,
+        let consumer = Arc::new(group::subscribe(settings, assignment.clone())?);
+        let flusher = Arc::new(Flusher::new(store, dead_letters, metrics.clone()));
+        let probe = GroupLagProbe::new(kafka, &settings.group_id, &settings.common.topic)?;
+        let monitor = Arc::new(Monitor::new(
+            probe,
+            settings.stall_timeout(),
             assignment.clone(),
+            flusher.clone(),
             health.clone(),
-        )?);
-        let lag = Arc::new(LagMonitor::new(
-            consumer.clone(),
-            assignment.clone(),
-            &settings.common.topic,
             metrics.clone(),
-            health.clone(),
-        ));
-        let flusher = Arc::new(Flusher::new(
-            store,
-            dead_letters,
-            metrics.clone(),
-            health.clone(),
         ));
         let pipeline = Pipeline {
             consumer: consumer.clone(),
             assignment,
             flusher,
-            lag,
+            monitor,
             metrics: metrics.clone(),
             health,
             topic: settings.common.topic.clone(),

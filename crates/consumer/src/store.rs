@@ -17,7 +17,7 @@ use leadpipe_domain::{AcceptedLead, SCHEMA_VERSION};
 use leadpipe_service::Secret;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{PgPool, Row};
 
 /// The schema, embedded from the repository's `migrations/` folder.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
@@ -35,12 +35,14 @@ pub enum StoreError {
 }
 
 /// What a batch insert did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct InsertOutcome {
     /// New rows.
     pub inserted: u64,
     /// Leads not inserted: repeated within the batch or already in the table.
     pub duplicates: u64,
+    /// The ids of the new rows.
+    pub inserted_ids: Vec<uuid::Uuid>,
 }
 
 const INSERT_BATCH: &str = r#"
@@ -56,7 +58,11 @@ FROM UNNEST(
     $14::text[], $15::text[]
 ) AS batch
 ON CONFLICT (id) DO NOTHING
+RETURNING id
 "#;
+
+const DELETE_OLD_CANARIES: &str =
+    "DELETE FROM leads WHERE campaign = $1 AND received_at < now() - make_interval(secs => $2)";
 
 #[derive(Clone)]
 pub struct LeadStore {
@@ -124,13 +130,28 @@ impl LeadStore {
             .bind(columns.utm_content)
             .bind(columns.page_url)
             .bind(i16::try_from(SCHEMA_VERSION).expect("schema version fits a smallint"))
-            .execute(&self.pool)
+            .fetch_all(&self.pool)
             .await?;
-        let inserted = result.rows_affected();
+        let inserted_ids: Vec<uuid::Uuid> = result
+            .iter()
+            .map(|row| row.try_get::<uuid::Uuid, _>(0))
+            .collect::<Result<_, _>>()?;
+        let inserted = inserted_ids.len() as u64;
         Ok(InsertOutcome {
             inserted,
             duplicates: leads.len() as u64 - inserted,
+            inserted_ids,
         })
+    }
+
+    /// Deletes canary leads older than `age`; returns how many.
+    pub async fn delete_old_canaries(&self, age: Duration) -> Result<u64, StoreError> {
+        let result = sqlx::query(DELETE_OLD_CANARIES)
+            .bind(leadpipe_domain::CANARY_CAMPAIGN)
+            .bind(age.as_secs_f64())
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected())
     }
 }
 

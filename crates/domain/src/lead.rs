@@ -6,6 +6,11 @@ use crate::field::{Campaign, EmailAddress, Label, PageUrl, PersonName, PhoneNumb
 use crate::id::LeadId;
 use crate::request::LeadRequest;
 
+/// The campaign of canary leads: synthetic leads the gateways publish to measure the
+/// pipeline end to end (see `leadpipe-gateway`'s `LEADPIPE_CANARY_INTERVAL_SECS`). The
+/// analyst views leave them out, and the consumer deletes them after a day.
+pub const CANARY_CAMPAIGN: &str = "_canary";
+
 /// Whether a lead without privacy consent may be collected. The default is the lawful
 /// one: personal data is collected only with consent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +49,26 @@ pub struct Lead {
 }
 
 impl Lead {
+    /// A canary lead: valid by every rule, recognisable by its campaign, carrying no
+    /// person's data (a reserved `.invalid` domain, a fixed number).
+    pub fn canary() -> Self {
+        let valid = "canary fields are valid";
+        let kr = crate::field::CallingCode::parse("+82").expect(valid);
+        Self {
+            name: PersonName::parse("leadpipe canary").expect(valid),
+            email: EmailAddress::parse("canary@leadpipe.invalid").expect(valid),
+            phone: PhoneNumber::parse(kr, "010-0000-0000").expect(valid),
+            privacy_consent: true,
+            campaign: Campaign::parse(CANARY_CAMPAIGN).expect(valid),
+            utm: Utm::default(),
+            page_url: None,
+        }
+    }
+
+    pub fn is_canary(&self) -> bool {
+        self.campaign.as_str() == CANARY_CAMPAIGN
+    }
+
     /// The request body that submits this lead again, in normalised form. Parsing it
     /// gives back an equal `Lead`.
     pub fn to_request(&self) -> LeadRequest {
@@ -84,5 +109,26 @@ impl AcceptedLead {
             consented_at,
             lead,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_canary_lead_is_valid_and_recognisable() {
+        let canary = Lead::canary();
+        assert!(canary.is_canary());
+        assert_eq!(canary.phone.e164(), "+821000000000");
+        let body = serde_json::to_vec(&canary.to_request()).unwrap();
+        let parsed = crate::parse_submission(&body, ConsentPolicy::default()).unwrap();
+        assert_eq!(parsed, canary, "it passes the gateway's own rules");
+        assert!(!crate::parse_submission(
+            br#"{"name":"a","email":"a@b.co","country_code":"+82","phone_number":"010-1234-5678","privacy_consent":true}"#,
+            ConsentPolicy::default()
+        )
+        .unwrap()
+        .is_canary());
     }
 }

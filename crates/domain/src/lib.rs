@@ -5,7 +5,8 @@
 //! - [`field`]: one newtype per lead field (`PersonName`, `EmailAddress`, `PhoneNumber`,
 //!   `Label`, `PageUrl`), each with a `parse` that is the only way to build it.
 //! - [`request`]: the JSON body of `POST /v1/leads` and [`request::parse_submission`],
-//!   which turns raw bytes into a [`Lead`] or reports every failing field.
+//!   which turns raw bytes into a [`Lead`] or reports every failing field; the body is
+//!   read in one pass, strings borrowed, duplicate keys refused (`body`).
 //! - [`lead`]: the parsed [`Lead`] and the [`AcceptedLead`] the gateway stamps with an id
 //!   and timestamps.
 //! - [`id`]: lead ids — UUIDv7 by default, UUIDv5 from an `Idempotency-Key`.
@@ -15,6 +16,7 @@
 //!
 //! Once a `Lead` exists it is valid: no unchecked `String` travels past the parsers.
 
+mod body;
 pub mod error;
 pub mod field;
 pub mod id;
@@ -24,6 +26,6 @@ pub mod request;
 
 pub use error::{FieldError, FieldErrorCode, FieldErrors};
 pub use id::{IdempotencyKey, LeadId};
-pub use lead::{AcceptedLead, ConsentPolicy, Lead, Utm};
+pub use lead::{AcceptedLead, ConsentPolicy, Lead, Utm, CANARY_CAMPAIGN};
 pub use message::{DecodeError, LeadMessage, SCHEMA_VERSION};
 pub use request::{parse_submission, LeadRequest, SubmissionError};

@@ -1,9 +1,11 @@
 //! The body of `POST /v1/leads` and its parser. Parsing reports every failing field at
 //! once (a form can highlight them all) and never echoes a submitted value back.
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
+use serde::{Deserialize, Serialize};
+
+use crate::body::{read_object, Scalar};
 use crate::error::{FieldError, FieldErrorCode, FieldErrors};
 use crate::field::{CallingCode, Campaign, EmailAddress, Label, PageUrl, PersonName, PhoneNumber};
 use crate::lead::{ConsentPolicy, Lead, Utm};
@@ -98,39 +100,50 @@ impl MalformedJson {
     }
 }
 
+/// The fields of a lead in a request body, in the order their errors are reported.
+const FIELDS: [&str; 12] = [
+    "name",
+    "email",
+    "country_code",
+    "phone_number",
+    "campaign",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "page_url",
+    "privacy_consent",
+];
+
 /// Parses a request body into a valid [`Lead`], or says what is wrong with it.
 pub fn parse_submission(body: &[u8], policy: ConsentPolicy) -> Result<Lead, SubmissionError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| SubmissionError::Malformed(MalformedJson::from_serde(&e)))?;
-    let Value::Object(mut object) = value else {
-        return Err(SubmissionError::Malformed(MalformedJson {
-            problem: "the body must be a JSON object",
-            line: 1,
-            column: 1,
-        }));
-    };
+    let mut object = read_object(body, &FIELDS).map_err(SubmissionError::Malformed)?;
     let mut errors = FieldErrors::default();
-    let mut text = |field: &'static str| take_string(&mut object, field, &mut errors);
+    let mut text: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(FIELDS.len() - 1);
+    for (index, field) in FIELDS[..FIELDS.len() - 1].iter().enumerate() {
+        text.push(string(object.take(index), field, &mut errors));
+    }
+    let privacy_consent = consent(object.take(FIELDS.len() - 1), &mut errors);
+    let mut text = text.into_iter();
+    let mut next = || text.next().flatten();
     let raw = RawLead {
-        name: text("name"),
-        email: text("email"),
-        country_code: text("country_code"),
-        phone: text("phone_number").map(RawPhone::National),
-        campaign: text("campaign"),
-        utm_source: text("utm_source"),
-        utm_medium: text("utm_medium"),
-        utm_campaign: text("utm_campaign"),
-        utm_term: text("utm_term"),
-        utm_content: text("utm_content"),
-        page_url: text("page_url"),
-        privacy_consent: take_consent(&mut object, &mut errors),
+        name: next(),
+        email: next(),
+        country_code: next(),
+        phone: next().map(RawPhone::National),
+        campaign: next(),
+        utm_source: next(),
+        utm_medium: next(),
+        utm_campaign: next(),
+        utm_term: next(),
+        utm_content: next(),
+        page_url: next(),
+        privacy_consent,
     };
-    let mut unknown: Vec<&String> = object.keys().collect();
-    unknown.sort();
-    for key in unknown {
-        let shown: String = key.chars().take(64).collect();
+    for key in object.unknown {
         errors.push(FieldError::new(
-            shown,
+            key,
             FieldErrorCode::UnknownField,
             "is not a field of a lead",
         ));
@@ -138,16 +151,16 @@ pub fn parse_submission(body: &[u8], policy: ConsentPolicy) -> Result<Lead, Subm
     raw.build(policy, errors).map_err(SubmissionError::Invalid)
 }
 
-/// Removes `field` from the object: `Some` for a string, `None` for absent or null, and
-/// an `invalid_type` error for any other JSON type.
-fn take_string(
-    object: &mut Map<String, Value>,
+/// A string field: `Some` for a string, `None` for absent or null, and an
+/// `invalid_type` error for any other JSON type.
+fn string<'a>(
+    value: Option<Scalar<'a>>,
     field: &'static str,
     errors: &mut FieldErrors,
-) -> Option<String> {
-    match object.remove(field) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
+) -> Option<Cow<'a, str>> {
+    match value {
+        None | Some(Scalar::Null) => None,
+        Some(Scalar::Str(s)) => Some(s),
         Some(_) => {
             errors.push(FieldError::new(
                 field,
@@ -159,10 +172,10 @@ fn take_string(
     }
 }
 
-fn take_consent(object: &mut Map<String, Value>, errors: &mut FieldErrors) -> Option<bool> {
-    match object.remove("privacy_consent") {
-        Some(Value::Bool(b)) => Some(b),
-        None | Some(Value::Null) => None,
+fn consent(value: Option<Scalar<'_>>, errors: &mut FieldErrors) -> Option<bool> {
+    match value {
+        Some(Scalar::Bool(b)) => Some(b),
+        None | Some(Scalar::Null) => None,
         Some(_) => {
             errors.push(FieldError::new(
                 "privacy_consent",
@@ -307,7 +320,7 @@ fn required<T>(errors: &mut FieldErrors, field: &'static str, value: Option<T>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn parse(body: Value) -> Result<Lead, SubmissionError> {
         parse_submission(body.to_string().as_bytes(), ConsentPolicy::default())
@@ -447,6 +460,10 @@ mod tests {
             ),
             (&b""[..], "unexpected end of input"),
             (&b"\xff\xfe"[..], "invalid JSON syntax"),
+            (
+                &br#"{"name":"a","email":"gildong@example.com","name":"b"}"#[..],
+                "a key appears twice in the object",
+            ),
         ] {
             match parse_submission(body, ConsentPolicy::default()) {
                 Err(SubmissionError::Malformed(m)) => {

@@ -103,6 +103,7 @@ proptest! {
 
             let accepted = AcceptedLead::stamp(lead, LeadId::generate(), chrono::Utc::now());
             let wire = LeadMessage::from(&accepted).to_json();
+            prop_assert_eq!(&accepted.to_message_json(), &wire);
             prop_assert_eq!(LeadMessage::decode(&wire, policy), Ok(accepted));
         }
     }

@@ -15,8 +15,12 @@
 //! [`startup`], which binds the listener, runs the server until a shutdown signal, then
 //! drains.
 //!
+//! [`canary`] publishes synthetic leads that measure the pipeline end to end, when
+//! configured.
+//!
 //! The gateway keeps no state of its own: any number of instances can run side by side.
 
+pub mod canary;
 pub mod metrics;
 pub mod problem;
 pub mod routes;
@@ -28,5 +32,5 @@ pub mod telemetry;
 
 pub use metrics::Metrics;
 pub use settings::{LogFormat, Settings};
-pub use sink::{KafkaSink, LeadSink, MemorySink, PublishError};
+pub use sink::{KafkaSink, LeadSink, MemorySink, PublishError, Record};
 pub use startup::Application;

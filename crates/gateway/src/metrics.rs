@@ -2,6 +2,8 @@
 //! many apps as they like). Names are constants; labels are low-cardinality: a route
 //! pattern, a status code, a reason — never anything a visitor typed.
 
+use std::time::Duration;
+
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
@@ -14,6 +16,8 @@ pub const KAFKA_DELIVERY_DURATION_SECONDS: &str = "leadpipe_kafka_delivery_durat
 pub const PUBLISHES_IN_FLIGHT: &str = "leadpipe_publishes_in_flight";
 pub const BROKER_ERRORS_TOTAL: &str = "leadpipe_broker_errors_total";
 pub const BROKER_UP: &str = "leadpipe_broker_up";
+pub const CANARY_PUBLISHED_TOTAL: &str = "leadpipe_canary_published_total";
+pub const CANARY_PUBLISH_FAILURES_TOTAL: &str = "leadpipe_canary_publish_failures_total";
 
 /// Latency buckets from 1 ms to 10 s: a healthy publish takes a few milliseconds, a
 /// failing one up to the delivery timeout.
@@ -31,6 +35,8 @@ pub struct Metrics {
     pub publishes_in_flight: IntGauge,
     pub broker_errors: IntCounterVec,
     pub broker_up: IntGauge,
+    pub canary_published: IntCounter,
+    pub canary_publish_failures: IntCounter,
 }
 
 impl Metrics {
@@ -90,6 +96,16 @@ impl Metrics {
                 "1 while the broker answers metadata requests for the topic, 0 while it does not.",
             )
             .expect("valid metric"),
+            canary_published: IntCounter::new(
+                CANARY_PUBLISHED_TOTAL,
+                "Canary leads acknowledged by the broker.",
+            )
+            .expect("valid metric"),
+            canary_publish_failures: IntCounter::new(
+                CANARY_PUBLISH_FAILURES_TOTAL,
+                "Canary leads the broker did not take.",
+            )
+            .expect("valid metric"),
             registry,
         };
         metrics.register_all();
@@ -97,7 +113,7 @@ impl Metrics {
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 8] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 10] = [
             Box::new(self.http_requests.clone()),
             Box::new(self.http_request_duration.clone()),
             Box::new(self.leads_accepted.clone()),
@@ -106,12 +122,30 @@ impl Metrics {
             Box::new(self.publishes_in_flight.clone()),
             Box::new(self.broker_errors.clone()),
             Box::new(self.broker_up.clone()),
+            Box::new(self.canary_published.clone()),
+            Box::new(self.canary_publish_failures.clone()),
         ];
         for collector in collectors {
             self.registry
                 .register(collector)
                 .expect("metric names are unique");
         }
+    }
+
+    /// Counts and times one request by route pattern, method and status.
+    pub fn observe_request(
+        &self,
+        route: &str,
+        method: &str,
+        status: actix_web::http::StatusCode,
+        elapsed: Duration,
+    ) {
+        self.http_requests
+            .with_label_values(&[route, method, status.as_str()])
+            .inc();
+        self.http_request_duration
+            .with_label_values(&[route])
+            .observe(elapsed.as_secs_f64());
     }
 
     /// The Prometheus text exposition of every metric.

@@ -63,9 +63,20 @@ pub struct Settings {
     #[arg(long, env = "LEADPIPE_RETRY_AFTER_SECS", default_value_t = 2)]
     pub retry_after_secs: u64,
 
+    /// How long an idle keep-alive connection stays open, in seconds. Behind a load
+    /// balancer, keep it above the balancer's own idle timeout (60 s for AWS ALB), or the
+    /// balancer may send a request on a connection the gateway is closing.
+    #[arg(long, env = "LEADPIPE_HTTP_KEEP_ALIVE_SECS", default_value_t = 75)]
+    pub http_keep_alive_secs: u64,
+
     /// HTTP worker threads; 0 means one per CPU core.
     #[arg(long, env = "LEADPIPE_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,
+
+    /// Publish a synthetic canary lead (campaign `_canary`) every this many seconds, to
+    /// measure the pipeline end to end; 0 turns it off.
+    #[arg(long, env = "LEADPIPE_CANARY_INTERVAL_SECS", default_value_t = 0)]
+    pub canary_interval_secs: u64,
 
     /// On SIGTERM, how long to keep serving, answering `/readyz` 503 and closing every
     /// connection after its response, before the listener closes — time for load

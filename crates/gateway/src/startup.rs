@@ -32,6 +32,7 @@ pub struct Application {
     port: u16,
     server: Server,
     sink: Arc<dyn LeadSink>,
+    canary: Option<tokio::task::JoinHandle<()>>,
     lifecycle: Arc<Lifecycle>,
     drain_period: Duration,
     flush_timeout: Duration,
@@ -56,6 +57,13 @@ impl Application {
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
             retry_after_secs: settings.retry_after_secs,
         });
+        let canary = (settings.canary_interval_secs > 0).then(|| {
+            crate::canary::spawn(
+                sink.clone(),
+                metrics.clone(),
+                Duration::from_secs(settings.canary_interval_secs),
+            )
+        });
         let lifecycle = Arc::new(Lifecycle::default());
         let lifecycle_data = web::Data::from(lifecycle.clone());
         let metrics = web::Data::from(metrics);
@@ -71,6 +79,7 @@ impl Application {
         })
         .listen(listener)?
         .disable_signals()
+        .keep_alive(Duration::from_secs(settings.http_keep_alive_secs))
         .backlog(4096)
         .shutdown_timeout(settings.common.shutdown_timeout_secs);
         if settings.http_workers > 0 {
@@ -80,6 +89,7 @@ impl Application {
             port,
             server: server.run(),
             sink,
+            canary,
             lifecycle,
             drain_period: settings.drain_period(),
             flush_timeout: settings.common.shutdown_timeout(),
@@ -99,8 +109,12 @@ impl Application {
     ) -> std::io::Result<()> {
         let handle = self.server.handle();
         let (lifecycle, drain_period) = (self.lifecycle.clone(), self.drain_period);
+        let canary = self.canary;
         tokio::spawn(async move {
             shutdown.await;
+            if let Some(canary) = canary {
+                canary.abort();
+            }
             lifecycle.start_draining();
             tracing::info!(
                 drain_ms = drain_period.as_millis() as u64,

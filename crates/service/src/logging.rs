@@ -1,9 +1,24 @@
 //! Structured logs for both binaries: `RUST_LOG` picks the level, `LEADPIPE_LOG_FORMAT`
 //! the format. `log` records (librdkafka's, through rdkafka) are forwarded too, and JSON
-//! lines carry the fields of the current span, such as the request id and the lead id.
+//! lines carry the fields of the current span.
+//!
+//! Lines are formatted on the thread that logs but written to stdout by a thread of
+//! their own: a request never waits for a `write` system call. If stdout cannot keep up
+//! (more than [`BUFFERED_LINES`] waiting), further lines are dropped rather than
+//! blocking the service; the [`LogGuard`] flushes what is buffered at exit.
 
 use clap::ValueEnum;
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
+
+/// Log lines that may wait for stdout before new ones are dropped.
+pub const BUFFERED_LINES: usize = 64 * 1024;
+
+/// Keep it until the process exits: dropping it flushes the buffered lines.
+#[must_use = "dropping the guard stops the log writer"]
+pub struct LogGuard {
+    _writer: WorkerGuard,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -14,11 +29,17 @@ pub enum LogFormat {
 }
 
 /// Installs the global tracing subscriber (`RUST_LOG`, default `info`). Call once, from
-/// `main`.
-pub fn init_tracing(format: LogFormat) {
+/// `main`, and keep the guard.
+pub fn init_tracing(format: LogFormat) -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = NonBlockingBuilder::default()
+        .buffered_lines_limit(BUFFERED_LINES)
+        .lossy(true)
+        .thread_name("log-writer")
+        .finish(std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_writer(writer)
         .with_target(false)
         // A closed stdout (a log collector gone) must not turn into a panic on stderr
         // in the middle of, say, the shutdown sequence: the line is lost, nothing else.
@@ -32,4 +53,5 @@ pub fn init_tracing(format: LogFormat) {
             .init(),
         LogFormat::Pretty => builder.compact().init(),
     }
+    LogGuard { _writer: guard }
 }

@@ -16,6 +16,16 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// An existing database at `url` (`…/<name>`), to read from; never dropped by it.
+    pub fn attach(url: &str) -> Self {
+        let (server_url, name) = url.rsplit_once('/').expect("a database URL");
+        Self {
+            name: name.to_owned(),
+            url: url.to_owned(),
+            server_url: server_url.to_owned(),
+        }
+    }
+
     /// On the shared server (`LEADPIPE_TEST_DATABASE_URL`), migrated.
     pub async fn create() -> Self {
         Self::create_on(&crate::shared::database_server_url()).await

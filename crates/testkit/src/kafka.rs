@@ -146,3 +146,63 @@ pub async fn read_records(
     }
     Ok(records)
 }
+
+/// Every record of `topic` whose key is one of `keys`, read from the start of each
+/// partition up to its high watermark at the time of the call.
+pub fn find_by_key(
+    cluster: &(impl Access + ?Sized),
+    topic: &str,
+    keys: &[String],
+) -> anyhow::Result<Vec<Record>> {
+    use rdkafka::consumer::BaseConsumer;
+    use rdkafka::{Offset, TopicPartitionList};
+    let group = crate::unique_name("leadpipe-test-scan");
+    let reader: BaseConsumer = cluster
+        .settings()
+        .create(ClientRole::GroupObserver { group_id: &group }, &[])?;
+    let timeout = Duration::from_secs(10);
+    let metadata = reader.fetch_metadata(Some(topic), timeout)?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    let mut ends = std::collections::HashMap::new();
+    let mut assignment = TopicPartitionList::new();
+    for &partition in &partitions {
+        let (low, high) = reader.fetch_watermarks(topic, partition, timeout)?;
+        if high > low {
+            ends.insert(partition, high);
+            assignment.add_partition_offset(topic, partition, Offset::Offset(low))?;
+        }
+    }
+    reader.assign(&assignment)?;
+    let mut found = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !ends.is_empty() {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "scanning {topic} took more than 2 minutes"
+        );
+        let Some(message) = reader.poll(Duration::from_millis(500)) else {
+            continue;
+        };
+        let message = message?;
+        let (partition, offset) = (message.partition(), message.offset());
+        if let Some(key) = message.key() {
+            if keys.iter().any(|k| k.as_bytes() == key) {
+                found.push(Record {
+                    key: Some(key.to_vec()),
+                    payload: message.payload().map(<[u8]>::to_vec),
+                    headers: Vec::new(),
+                    partition,
+                    offset,
+                });
+            }
+        }
+        if ends.get(&partition).is_some_and(|end| offset + 1 >= *end) {
+            ends.remove(&partition);
+        }
+    }
+    Ok(found)
+}

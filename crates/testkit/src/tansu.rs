@@ -17,6 +17,7 @@ pub struct Tansu {
     port: u16,
     advertised_port: u16,
     authentication: bool,
+    memory: bool,
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -27,6 +28,7 @@ pub struct TansuBuilder {
     users: Vec<(String, String)>,
     topics: Vec<(String, i32)>,
     advertised_port: Option<u16>,
+    memory: bool,
 }
 
 impl TansuBuilder {
@@ -49,12 +51,20 @@ impl TansuBuilder {
         self
     }
 
+    /// In-memory storage instead of SQLite (nothing survives a restart): for benchmarks
+    /// where the broker must not be the limit.
+    pub fn memory(mut self) -> Self {
+        self.memory = true;
+        self
+    }
+
     pub fn start(self) -> anyhow::Result<Tansu> {
         let port = free_port();
         let mut broker = Tansu {
             port,
             advertised_port: port,
             authentication: false,
+            memory: self.memory,
             dir: tempfile::tempdir()?,
             child: None,
         };
@@ -150,7 +160,11 @@ impl Tansu {
         let url = format!("tcp://127.0.0.1:{}", self.port);
         let advertised = format!("tcp://127.0.0.1:{}", self.advertised_port);
         // Tansu reads the SQLite path relative to its working directory.
-        let storage = "sqlite://./tansu.db";
+        let storage = if self.memory {
+            "memory://tansu/"
+        } else {
+            "sqlite://./tansu.db"
+        };
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

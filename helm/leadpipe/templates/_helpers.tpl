@@ -30,6 +30,10 @@ Full name prefix of every resource. Kept to 40 characters so that
 {{- printf "%s-consumer" (include "leadpipe.fullname" .) }}
 {{- end }}
 
+{{- define "leadpipe.lagExporter.fullname" -}}
+{{- printf "%s-lag-exporter" (include "leadpipe.fullname" .) }}
+{{- end }}
+
 {{- define "leadpipe.migrations.fullname" -}}
 {{- printf "%s-migrate" (include "leadpipe.fullname" .) }}
 {{- end }}
@@ -447,6 +451,7 @@ ConfigMap template so every install, upgrade and template run evaluates it.
 {{- fail (printf "gateway.terminationGracePeriodSeconds (%d) must cover gateway.preStopSleepSeconds (%d) + gateway.drainSeconds (%d) + gateway.shutdownTimeoutSeconds (%d) + 5s to flush the producer = %d" (int .terminationGracePeriodSeconds) (int .preStopSleepSeconds) (int .drainSeconds) (int .shutdownTimeoutSeconds) (int $needed)) }}
 {{- end }}
 {{- end }}
+{{- include "leadpipe.validateStallTimeout" . }}
 {{- include "leadpipe.validateKafka" . }}
 {{- include "leadpipe.validateDatabase" . }}
 {{- include "leadpipe.validateNetworkPolicy" . }}
@@ -458,6 +463,27 @@ ConfigMap template so every install, upgrade and template run evaluates it.
 {{- end }}
 {{- end }}
 
+
+{{/*
+The consumer never waits less than the Kafka session timeout before it calls
+partitions stalled (a member that crashed must have expired first): a lower
+consumer.config.stallTimeoutMs would silently not apply. The session timeout is
+the binary's default unless consumer.extraEnv sets LEADPIPE_KAFKA_SESSION_TIMEOUT_MS.
+*/}}
+{{- define "leadpipe.validateStallTimeout" -}}
+{{- $stall := .Values.consumer.config.stallTimeoutMs }}
+{{- if not (kindIs "invalid" $stall) }}
+{{- $session := 10000 }}
+{{- range .Values.consumer.extraEnv }}
+{{- if and (eq (toString .name) "LEADPIPE_KAFKA_SESSION_TIMEOUT_MS") .value }}
+{{- $session = atoi (toString .value) }}
+{{- end }}
+{{- end }}
+{{- if lt (int $stall) $session }}
+{{- fail (printf "consumer.config.stallTimeoutMs (%d) must not be lower than the Kafka session timeout (%d ms, LEADPIPE_KAFKA_SESSION_TIMEOUT_MS): the consumer would wait for the session timeout anyway" (int $stall) $session) }}
+{{- end }}
+{{- end }}
+{{- end }}
 
 {{/*
 Kafka security settings that belong together.

@@ -1,6 +1,6 @@
 //! Waiting for the consumer to catch up before counting rows. Two signals, polled
-//! together: the consumer's `leadpipe_consumer_lag` (summed over partitions; must be 0)
-//! when its metrics URL is given, and the run's row count in `leads` (must reach the
+//! together: the group lag of every partition (`leadpipe_consumer_group_lag`, summed;
+//! must be 0) from any consumer's or the lag exporter's metrics URL when given, and the run's row count in `leads` (must reach the
 //! number of accepted leads, or stop changing). A timeout bounds the wait.
 
 use std::time::Duration;
@@ -11,7 +11,7 @@ use url::Url;
 
 use super::store::LeadsTable;
 
-pub const LAG_METRIC: &str = "leadpipe_consumer_lag";
+pub const LAG_METRIC: &str = "leadpipe_consumer_group_lag";
 
 #[derive(Debug, Clone)]
 pub struct DrainOptions {
@@ -53,9 +53,8 @@ pub struct Drain {
     pub waited_secs: f64,
     /// Last summed lag seen; `None` if not watched or never read.
     pub last_lag: Option<i64>,
-    /// How many partitions that lag covered. The consumer reports only the partitions it
-    /// owns: fewer than the topic has means some are owned by an instance that is not
-    /// being watched (or by none), and lag 0 says nothing about those.
+    /// How many partitions that lag covered (every partition of the topic: each
+    /// consumer reports the group's lag of all of them).
     pub lag_partitions: Option<usize>,
     pub last_rows: Option<u64>,
     /// The last error reading lag or rows, if the last attempt failed.
@@ -71,7 +70,7 @@ pub struct Lag {
     pub partitions: usize,
 }
 
-/// Sum of every `leadpipe_consumer_lag` sample in a Prometheus text page; `None` when
+/// Sum of every `leadpipe_consumer_group_lag` sample in a Prometheus text page; `None` when
 /// there is none (no partition assigned yet).
 pub fn total_lag(metrics: &str) -> Option<Lag> {
     let mut total: Option<Lag> = None;
@@ -188,12 +187,13 @@ mod tests {
     #[test]
     fn lag_is_summed_over_every_partition_sample() {
         let page = "\
-# HELP leadpipe_consumer_lag Messages not yet stored.
-# TYPE leadpipe_consumer_lag gauge
-leadpipe_consumer_lag{partition=\"0\",topic=\"leads\"} 3
-leadpipe_consumer_lag{partition=\"1\",topic=\"leads\"} 0
+# HELP leadpipe_consumer_group_lag Messages not yet stored.
+# TYPE leadpipe_consumer_group_lag gauge
+leadpipe_consumer_group_lag{partition=\"0\",topic=\"leads\"} 3
+leadpipe_consumer_group_lag{partition=\"1\",topic=\"leads\"} 0
+leadpipe_consumer_group_lag{partition=\"2\",topic=\"leads\"} 12
+leadpipe_consumer_group_lag_seconds 99
 leadpipe_consumer_lag{partition=\"2\",topic=\"leads\"} 12
-leadpipe_consumer_lag_seconds 99
 leadpipe_consumer_rows_inserted_total 100
 ";
         assert_eq!(
@@ -209,7 +209,7 @@ leadpipe_consumer_rows_inserted_total 100
     fn no_lag_sample_is_not_zero_lag() {
         assert_eq!(total_lag("leadpipe_consumer_rows_inserted_total 5\n"), None);
         assert_eq!(
-            total_lag("leadpipe_consumer_lag{partition=\"0\",topic=\"t\"} 0\n"),
+            total_lag("leadpipe_consumer_group_lag{partition=\"0\",topic=\"t\"} 0\n"),
             Some(Lag {
                 total: 0,
                 partitions: 1

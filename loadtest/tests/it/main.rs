@@ -3,8 +3,10 @@
 //! going away ([`fault_broker_outage`], [`fault_consumer_killed`],
 //! [`fault_database_outage`], [`fault_gateway_sigterm`]), each checking with the
 //! reconciliation that every lead answered 202 is stored exactly once; and the pipeline
-//! over secured Kafka, SASL/SCRAM and TLS ([`secured_kafka`]).
+//! over secured Kafka, SASL/SCRAM and TLS ([`secured_kafka`]); and [`chaos`]: a seeded
+//! schedule of crashes of every piece under load.
 
+mod chaos;
 mod fault_broker_outage;
 mod fault_consumer_killed;
 mod fault_database_outage;

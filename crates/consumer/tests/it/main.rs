@@ -4,8 +4,13 @@
 //! - [`pipeline`]: the whole consumer in-process: stored, dead-lettered, committed;
 //! - [`process`]: the binary as operators run it: killed, scaled, stopped, migrating;
 //! - [`outage`]: the database or the broker goes away and comes back;
-//! - [`tls`]: PostgreSQL over TLS (`sslmode=verify-full`) and a password from a file.
+//! - [`compound`]: a consumer crash then a broker crash seconds apart: the stall
+//!   watchdog heals it;
+//! - [`tls`]: PostgreSQL over TLS (`sslmode=verify-full`) and a password from a file;
+//! - [`operate`]: `dlq list` and `dlq replay`, and canary leads end to end.
 
+mod compound;
+mod operate;
 mod outage;
 mod pipeline;
 mod process;

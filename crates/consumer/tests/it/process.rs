@@ -330,3 +330,66 @@ fn help_lists_every_setting_with_its_environment_variable() {
     }
     assert!(help.contains("migrate"), "{help}");
 }
+
+#[tokio::test]
+async fn the_lag_exporter_shows_the_lag_of_every_partition_growing_with_no_consumer_alive() {
+    let brokers = shared::brokers();
+    let topic = unique_name("leads");
+    let group = unique_name("leadpipe-consumer-test");
+    kafka::create_topic(&brokers, &topic, 4).await.unwrap();
+    let db = TestDatabase::create().await;
+    let env = consumer_env(&brokers, &topic, &group, &db.url);
+    let mut exporter = leadpipe_testkit::ServiceProcess::start(
+        "leadpipe-consumer",
+        &["lag-exporter"],
+        env.iter()
+            .cloned()
+            .chain([("LEADPIPE_LAG_INTERVAL_MS", "300".to_owned())]),
+    );
+    exporter.wait_ready(Duration::from_secs(30)).await;
+    let group_lag = || async {
+        exporter
+            .metrics()
+            .await
+            .map(|page| page.per_partition("leadpipe_consumer_group_lag", &[("topic", &topic)]))
+    };
+    for (produced, range) in [(100, 0..100), (250, 100..250)] {
+        produce_all(&brokers, &topic, &lead_records(range)).await;
+        wait_for(
+            &format!("a group lag of {produced} over 4 partitions"),
+            Duration::from_secs(20),
+            || async {
+                let lags = group_lag().await?;
+                (lags.len() == 4 && lags.values().sum::<i64>() == produced).then_some(())
+            },
+        )
+        .await;
+    }
+    // A consumer of the group drains it; the exporter sees the lag fall to zero.
+    let mut consumer = start_consumer(&env);
+    wait_for(
+        "the exporter to see zero lag",
+        Duration::from_secs(45),
+        || async {
+            let lags = group_lag().await?;
+            (lags.len() == 4 && lags.values().all(|&l| l == 0)).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(db.count().await, 250);
+    assert_eq!(
+        exporter
+            .metric("leadpipe_consumer_rows_inserted_total", &[])
+            .await,
+        Some(0.0),
+        "the exporter consumes nothing"
+    );
+    assert_eq!(
+        consumer.stop(Duration::from_secs(30)).await.code(),
+        Some(0),
+        "{}",
+        consumer.log_tail()
+    );
+    assert_eq!(exporter.stop(Duration::from_secs(30)).await.code(), Some(0));
+    db.drop_database().await;
+}

@@ -46,6 +46,13 @@ impl CallingCode {
     }
 }
 
+/// Serialized as in messages: `"+82"`.
+impl serde::Serialize for CallingCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl std::fmt::Display for CallingCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "+{}", self.0)

@@ -3,18 +3,20 @@
 //! publish — `202` only after the broker's acknowledgement.
 
 use actix_web::http::header::{self, HeaderName};
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::mime;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use chrono::Utc;
 use futures::StreamExt;
 use leadpipe_domain::{
-    parse_submission, AcceptedLead, IdempotencyKey, LeadId, LeadMessage, LeadRequest,
-    SubmissionError,
+    parse_submission, AcceptedLead, IdempotencyKey, LeadId, LeadRequest, SubmissionError,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::problem::{ApiError, Problem};
+use crate::sink::Record;
 use crate::state::AppState;
+use crate::telemetry::RequestId;
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
@@ -63,12 +65,12 @@ pub async fn submit_lead(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let outcome = accept(&req, payload, &state).await;
-    match &outcome {
-        Ok(_) => {
+    let request_id = RequestId::of(&req);
+    match accept(&req, payload, &state, &request_id).await {
+        Ok(id) => {
             state.metrics.leads_accepted.inc();
-            // The request span carries the lead id.
-            tracing::info!("lead accepted");
+            tracing::info!(request_id = request_id.as_str(), lead_id = %id, "lead accepted");
+            Ok(accepted(id))
         }
         Err(error) => {
             state
@@ -77,23 +79,34 @@ pub async fn submit_lead(
                 .with_label_values(&[error.code()])
                 .inc();
             tracing::info!(
+                request_id = request_id.as_str(),
                 code = error.code(),
-                status = error.problem().status,
+                status = error.status_code().as_u16(),
                 "lead rejected"
             );
+            Err(error)
         }
     }
-    let id = outcome?;
-    Ok(HttpResponse::Accepted().json(Accepted {
-        id: id.as_uuid(),
-        status: "accepted",
-    }))
+}
+
+/// `202` with `{"id": "<uuid>", "status": "accepted"}`, written without a serializer.
+fn accepted(id: LeadId) -> HttpResponse {
+    let mut buffer = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let id = id.as_uuid().hyphenated().encode_lower(&mut buffer);
+    let mut body = String::with_capacity(64);
+    body.push_str(r#"{"id":""#);
+    body.push_str(id);
+    body.push_str(r#"","status":"accepted"}"#);
+    HttpResponse::Accepted()
+        .content_type(mime::APPLICATION_JSON)
+        .body(body)
 }
 
 async fn accept(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
+    request_id: &RequestId,
 ) -> Result<LeadId, ApiError> {
     require_json(req)?;
     let key = idempotency_key(req)?;
@@ -106,8 +119,7 @@ async fn accept(
         Some(key) => LeadId::from_idempotency_key(key, &lead.campaign),
         None => LeadId::generate(),
     };
-    tracing::Span::current().record("lead_id", tracing::field::display(id));
-    let message = LeadMessage::from(&AcceptedLead::stamp(lead, id, Utc::now()));
+    let record = Record::from(&AcceptedLead::stamp(lead, id, Utc::now()));
 
     // Shed load instead of queueing without bound: a full house is an immediate 503.
     let _permit =
@@ -119,8 +131,8 @@ async fn accept(
                 retry_after_secs: state.retry_after_secs,
             })?;
     let _gauge = InFlightGauge::enter(&state.metrics.publishes_in_flight);
-    state.sink.publish(&message).await.map_err(|source| {
-        tracing::warn!(lead_id = %id, kind = source.kind(), "publish failed");
+    state.sink.publish(&record).await.map_err(|source| {
+        tracing::warn!(request_id = request_id.as_str(), lead_id = %id, kind = source.kind(), "publish failed");
         ApiError::BrokerUnavailable {
             source,
             retry_after_secs: state.retry_after_secs,

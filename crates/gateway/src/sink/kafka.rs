@@ -15,13 +15,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use leadpipe_domain::LeadMessage;
 use leadpipe_service::ClientRole;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
-use super::{LeadSink, PublishError};
+use super::{LeadSink, PublishError, Record};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 
@@ -139,12 +138,14 @@ fn classify(error: &KafkaError) -> PublishError {
 
 #[async_trait]
 impl LeadSink for KafkaSink {
-    async fn publish(&self, message: &LeadMessage) -> Result<(), PublishError> {
-        let key = message.id.to_string();
-        let payload = message.to_json();
+    async fn publish(&self, record: &Record) -> Result<(), PublishError> {
+        let mut key = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let key = record.id.as_uuid().hyphenated().encode_lower(&mut key);
         // No record headers: the version travels in the payload, and Tansu's storage
         // slows down with every stored header (its header table is scanned on fetch).
-        let record = FutureRecord::to(&self.topic).key(&key).payload(&payload);
+        let record = FutureRecord::to(&self.topic)
+            .key(key.as_bytes())
+            .payload(&record.payload);
         let started = Instant::now();
         // `send_result` enqueues without waiting: a full queue is an immediate 503. The
         // wait for the acknowledgement is capped here too: with the broker down,

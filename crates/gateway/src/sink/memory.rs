@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use leadpipe_domain::LeadMessage;
 
-use super::{LeadSink, PublishError};
+use super::{LeadSink, PublishError, Record};
 
 #[derive(Debug, Clone)]
 pub enum MemorySinkMode {
@@ -66,17 +66,19 @@ impl Default for MemorySink {
 
 #[async_trait]
 impl LeadSink for MemorySink {
-    async fn publish(&self, message: &LeadMessage) -> Result<(), PublishError> {
+    async fn publish(&self, record: &Record) -> Result<(), PublishError> {
         let mode = self.mode.lock().unwrap_or_else(|e| e.into_inner()).clone();
         match mode {
             MemorySinkMode::Accept => {}
             MemorySinkMode::Delay(delay) => tokio::time::sleep(delay).await,
             MemorySinkMode::Fail(error) => return Err(error),
         }
+        let message: LeadMessage =
+            serde_json::from_slice(&record.payload).expect("the gateway writes lead messages");
         self.published
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(message.clone());
+            .push(message);
         Ok(())
     }
 

@@ -8,15 +8,32 @@ mod memory;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use leadpipe_domain::LeadMessage;
+use leadpipe_domain::{AcceptedLead, LeadId};
 
 pub use kafka::KafkaSink;
 pub use memory::{MemorySink, MemorySinkMode};
 
+/// One accepted lead as it goes to the topic: its id (the record key) and its message
+/// (the record value, see `leadpipe_domain::message`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub id: LeadId,
+    pub payload: Vec<u8>,
+}
+
+impl From<&AcceptedLead> for Record {
+    fn from(lead: &AcceptedLead) -> Self {
+        Self {
+            id: lead.id,
+            payload: lead.to_message_json(),
+        }
+    }
+}
+
 #[async_trait]
 pub trait LeadSink: Send + Sync + 'static {
     /// Stores one lead; `Ok` means the broker acknowledged it.
-    async fn publish(&self, message: &LeadMessage) -> Result<(), PublishError>;
+    async fn publish(&self, record: &Record) -> Result<(), PublishError>;
 
     /// Whether the sink has finished starting: for Kafka, the first metadata request
     /// has returned (successfully or not), so a ready instance has a warm connection
