@@ -110,7 +110,11 @@ FLUSH_MARGIN_SECS = 5
 # Consumer: LEADPIPE_KAFKA_SESSION_TIMEOUT_MS default, the floor of the stall timeout.
 CONSUMER_DEFAULT_SESSION_TIMEOUT_MS = 10000
 # Variables that would carry a secret value: deployments pass files (*_FILE).
-PLAIN_SECRET_VARIABLES = {"LEADPIPE_KAFKA_SASL_PASSWORD", "LEADPIPE_KAFKA_SSL_KEY_PASSWORD"}
+PLAIN_SECRET_VARIABLES = {"LEADPIPE_KAFKA_SASL_PASSWORD", "LEADPIPE_KAFKA_SSL_KEY_PASSWORD",
+                          "LEADPIPE_HASH_SECRET", "LEADPIPE_CAPTCHA_SECRET"}
+# Variables a container may take from a Secret (secretKeyRef): whole URLs that may carry a
+# password. Every other secret is a read-only file.
+SECRET_URL_VARIABLES = {"LEADPIPE_DATABASE_URL", "LEADPIPE_REDIS_URL"}
 # Paths the public edge may route: the lead API, and the API docs on request.
 PUBLIC_PATHS = ["/v1/leads"]
 DOCS_PATHS = ["/api-docs/openapi.json", "/swagger-ui/", "/swagger-ui/index.html"]
@@ -1096,9 +1100,11 @@ def labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
 
 def external_objects(values: dict[str, Any]) -> dict[str, set[str]]:
     """Secrets and ConfigMaps the values name but the chart does not create."""
-    kafka, database = values["kafka"], values["database"]
+    kafka, database, gateway = values["kafka"], values["database"], values["gateway"]["config"]
     secrets = {database["existingSecret"], database["ca"]["secretName"], database["password"]["existingSecret"],
-               kafka["sasl"]["existingSecret"], kafka["tls"]["ca"]["secretName"], kafka["tls"]["clientCert"]["secretName"]}
+               kafka["sasl"]["existingSecret"], kafka["tls"]["ca"]["secretName"], kafka["tls"]["clientCert"]["secretName"],
+               gateway["redis"]["existingSecret"], gateway["hashSecret"]["existingSecret"],
+               gateway["captcha"]["secret"]["existingSecret"]}
     config_maps = {database["ca"]["configMapName"], kafka["tls"]["ca"]["configMapName"]}
     return {"Secret": secrets - {""}, "ConfigMap": config_maps - {""}}
 
@@ -1255,9 +1261,9 @@ def check_chart_policy(values_file: Path) -> None:
             for env in container.get("env", []):
                 ref = env.get("valueFrom", {}).get("secretKeyRef")
                 if ref:
-                    external = values["database"]["existingSecret"]
-                    expect(ref["name"] == external or ("Secret", ref["name"]) in by_name, f"{cname}: Secret {ref['name']} missing")
-                    expect(env["name"] == "LEADPIPE_DATABASE_URL", f"{cname}: secret {env['name']} in an environment variable")
+                    external = {values["database"]["existingSecret"], values["gateway"]["config"]["redis"]["existingSecret"]} - {""}
+                    expect(ref["name"] in external or ("Secret", ref["name"]) in by_name, f"{cname}: Secret {ref['name']} missing")
+                    expect(env["name"] in SECRET_URL_VARIABLES, f"{cname}: secret {env['name']} in an environment variable")
             # Secrets reach the binaries as read-only files, never as variables.
             variables = container_env(container, by_name)
             plain = PLAIN_SECRET_VARIABLES & variables.keys()
@@ -1312,6 +1318,8 @@ def check_chart_policy(values_file: Path) -> None:
     if values["gateway"]["topologySpread"]["enabled"] and not values["gateway"]["topologySpreadConstraints"]:
         keys = {c["topologyKey"] for c in gspec.get("topologySpreadConstraints", [])}
         expect("topology.kubernetes.io/zone" in keys, "gateway: not spread across zones")
+
+    problems += gateway_abuse_problems(values, gspec, gcont, by_name)
 
     # Consumer: probes, KEDA or fixed replicas.
     consumer = deployments["consumer"]
@@ -1406,6 +1414,12 @@ def check_chart_policy(values_file: Path) -> None:
 
     # Migrations: a pre-install/pre-upgrade hook that can read its Secret.
     jobs = kinds.get("Job", [])
+    # The chart renders two Secrets at most: the database URL (a hook, for the migration Job)
+    # and the gateways' hash secret from gateway.config.hashSecret.value (a regular object).
+    database_secrets = [o for o in kinds.get("Secret", []) if o["__template"].endswith("/database-secret.yaml")]
+    other_secrets = sorted(o["__template"] for o in kinds.get("Secret", []) if o not in database_secrets
+                           and not o["__template"].endswith("/gateway/hash-secret.yaml"))
+    expect(not other_secrets, f"Secrets rendered by {other_secrets}")
     if values["migrations"]["enabled"]:
         expect(len(jobs) == 1, "no migration Job")
         for job in jobs:
@@ -1421,15 +1435,128 @@ def check_chart_policy(values_file: Path) -> None:
             url_sources = [next((e.get("valueFrom") for e in c.get("env", []) if e["name"] == "LEADPIPE_DATABASE_URL"), None)
                            for c in (container, ccont)]
             expect(url_sources[0] is not None and url_sources[0] == url_sources[1], "migration Job and consumer use different database URLs")
-            for secret in kinds.get("Secret", []):
+            for secret in database_secrets:
                 ann = secret["metadata"]["annotations"]
                 expect("pre-install" in ann.get("helm.sh/hook", "") and int(ann.get("helm.sh/hook-weight", "0")) < job_weight,
                        "the database Secret is not created before the migration hook")
     else:
         expect(not jobs, "migration Job rendered although disabled")
     if values["database"]["existingSecret"]:
-        expect(not kinds.get("Secret"), "a database Secret is rendered although database.existingSecret is set")
+        expect(not database_secrets, "a database Secret is rendered although database.existingSecret is set")
     require(not problems, "\n".join(problems))
+
+
+def url_port(url: str, default: int) -> int:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).port or default
+
+
+def gateway_abuse_problems(values: dict[str, Any], spec: dict[str, Any], container: dict[str, Any],
+                           by_name: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+    """gateway.config's abuse protection reaches the gateway as the binary reads it: rate limits,
+    trusted proxies, Redis (URL from the ConfigMap or a Secret) with its hash secret as a
+    mounted file, honeypot, CAPTCHA with its secret key as a mounted file."""
+    config = values["gateway"]["config"]
+    env = container_env(container, by_name)
+    problems: list[str] = []
+
+    def want(variable: str, expected: str | None) -> None:
+        if env.get(variable) != expected:
+            problems.append(f"gateway: {variable} is {env.get(variable)!r}, gateway.config says {expected!r}")
+
+    for limit in ("ip", "email", "phone"):
+        # Always set: an empty email or phone limit turns off what the binary's default turns on.
+        want(f"LEADPIPE_RATE_LIMIT_{limit.upper()}", config["rateLimit"][limit])
+    slots = config.get("rateLimitSlots")  # null values are dropped by the merge
+    want("LEADPIPE_RATE_LIMIT_SLOTS", None if slots is None else str(slots))
+    want("LEADPIPE_TRUSTED_PROXIES", ",".join(config["trustedProxies"]) or None)
+    want("LEADPIPE_HONEYPOT_FIELD", config["honeypotField"] or None)
+
+    redis = config["redis"]
+    redis_on = bool(redis["url"] or redis["existingSecret"])
+    url_from_secret = next((e["valueFrom"]["secretKeyRef"] for e in container.get("env", [])
+                            if e["name"] == "LEADPIPE_REDIS_URL" and "secretKeyRef" in e.get("valueFrom", {})), None)
+    if redis["existingSecret"]:
+        if url_from_secret != {"name": redis["existingSecret"], "key": redis["urlKey"]}:
+            problems.append(f"gateway: LEADPIPE_REDIS_URL from {url_from_secret}, expected key {redis['urlKey']} of Secret {redis['existingSecret']}")
+    else:
+        want("LEADPIPE_REDIS_URL", redis["url"] or None)
+        if url_from_secret is not None:
+            problems.append("gateway: LEADPIPE_REDIS_URL from a Secret although gateway.config.redis.existingSecret is empty")
+    if re.match(r"^[a-z][-+.a-z0-9]*://[^/?#]*@", env.get("LEADPIPE_REDIS_URL") or "", re.IGNORECASE):
+        problems.append("gateway: credentials in LEADPIPE_REDIS_URL of the ConfigMap")
+    timeout = redis.get("timeoutMs")
+    want("LEADPIPE_REDIS_TIMEOUT_MS", str(timeout) if redis_on and timeout is not None else None)
+
+    # The hash secret: a file of the existing Secret or of the one the chart creates from the value.
+    hash_secret = config["hashSecret"]
+    path = env.get("LEADPIPE_HASH_SECRET_FILE")
+    if redis_on and not path:
+        problems.append("gateway: Redis without LEADPIPE_HASH_SECRET_FILE (the gateway refuses to start)")
+    if bool(path) != bool(hash_secret["existingSecret"] or hash_secret["value"]):
+        problems.append(f"gateway: LEADPIPE_HASH_SECRET_FILE is {path!r} with gateway.config.hashSecret {hash_secret}")
+    if path:
+        volume = next((v for v in spec.get("volumes", []) if v["name"] == "hash-secret"), {})
+        secret = volume.get("secret", {})
+        if secret.get("items") != [{"key": hash_secret["key"], "path": Path(path).name}]:
+            problems.append(f"gateway: hash secret volume items {secret.get('items')}, expected key {hash_secret['key']} as {Path(path).name}")
+        if hash_secret["existingSecret"]:
+            if secret.get("secretName") != hash_secret["existingSecret"]:
+                problems.append(f"gateway: hash secret from {secret.get('secretName')}, expected {hash_secret['existingSecret']}")
+        else:
+            rendered = by_name.get(("Secret", secret.get("secretName")), {})
+            if rendered.get("stringData", {}).get(hash_secret["key"]) != hash_secret["value"]:
+                problems.append(f"gateway: Secret {secret.get('secretName')} does not hold gateway.config.hashSecret.value")
+
+    captcha = config["captcha"]
+    if captcha["verifyUrl"]:
+        want("LEADPIPE_CAPTCHA_VERIFY_URL", captcha["verifyUrl"])
+        want("LEADPIPE_CAPTCHA_TIMEOUT_MS", str(captcha["timeoutMs"]))
+        want("LEADPIPE_CAPTCHA_FAIL_OPEN", str(captcha["failOpen"]).lower())
+        path = env.get("LEADPIPE_CAPTCHA_SECRET_FILE") or ""
+        volume = next((v for v in spec.get("volumes", []) if v["name"] == "captcha-secret"), {})
+        wanted = {"secretName": captcha["secret"]["existingSecret"], "defaultMode": 0o444,
+                  "items": [{"key": captcha["secret"]["key"], "path": Path(path).name}]}
+        if not path or volume.get("secret") != wanted:
+            problems.append(f"gateway: CAPTCHA secret file {path!r} from {volume.get('secret')}, expected {wanted}")
+    else:
+        present = sorted(k for k in env if k.startswith("LEADPIPE_CAPTCHA_"))
+        if present:
+            problems.append(f"gateway: {present} set although gateway.config.captcha.verifyUrl is empty")
+    return problems
+
+
+def check_chart_gateway_abuse() -> None:
+    """ci/abuse-values.yaml renders Redis (URL in the ConfigMap), the hash secret the chart creates
+    and the CAPTCHA; without a hash secret the same values are refused, as the gateway would refuse them."""
+    helm = helm_module()
+    values_file = CHART_CI_VALUES / "abuse-values.yaml"
+    raw = scenario_values(values_file)
+    config = raw["gateway"]["config"]
+    require(config["redis"]["url"] and config["hashSecret"]["value"] and config["captcha"]["verifyUrl"],
+            f"{values_file.name} must set gateway.config.redis.url, hashSecret.value and captcha.verifyUrl")
+    objects = rendered_objects(raw)
+    by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    gateway = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["labels"]["app.kubernetes.io/component"] == "gateway")
+    spec = pod_spec(gateway)
+    problems = gateway_abuse_problems(merged_values(raw), spec, spec["containers"][0], by_name)
+    secrets = [o for o in objects if o["kind"] == "Secret" and o["__template"].endswith("/gateway/hash-secret.yaml")]
+    if len(secrets) != 1 or "helm.sh/hook" in secrets[0]["metadata"]["annotations"]:
+        problems.append(f"{len(secrets)} hash secret Secrets rendered, expected one regular (not hook) Secret")
+    require(not problems, "\n".join(problems))
+    for label, drop in (("url", "hashSecret"), ("existingSecret", "hashSecret")):
+        broken = copy.deepcopy(raw)
+        if label == "existingSecret":
+            broken["gateway"]["config"]["redis"] = {"url": "", "existingSecret": "leadpipe-redis"}
+        del broken["gateway"]["config"][drop]
+        try:
+            render(broken)
+        except helm.HelmError as error:
+            require("gateway.config.redis needs gateway.config.hashSecret" in str(error),
+                    f"redis.{label} without a hash secret refused for another reason:\n{error}")
+        else:
+            raise CheckFailed(f"the chart accepted gateway.config.redis.{label} without gateway.config.hashSecret")
 
 
 def ingress_routes(ingress: dict[str, Any], request: str) -> bool:
@@ -1485,7 +1612,8 @@ def check_chart_ingress_routes() -> None:
 
 
 def check_chart_network_policy(values_file: Path) -> None:
-    """Every pod is isolated: only the ingress controller and Prometheus in, only DNS, Kafka and PostgreSQL out."""
+    """Every pod is isolated: only the ingress controller and Prometheus in, only DNS, Kafka and PostgreSQL
+    out, plus Redis and the CAPTCHA verifier for the gateways that use them."""
     values = merged_values(scenario_values(values_file))
     objects = rendered_objects(scenario_values(values_file))
     policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
@@ -1547,6 +1675,23 @@ def check_chart_network_policy(values_file: Path) -> None:
             missing = broker_ports(config["LEADPIPE_KAFKA_BROKERS"]) - tcp
             if missing:
                 problems.append(f"{name}: Kafka broker ports {sorted(missing)} not allowed")
+        if component == "gateway":
+            config = values["gateway"]["config"]
+            redis = config["redis"]
+            destinations: list[tuple[str, set[int], dict[str, Any]]] = []
+            if redis["url"] or redis["existingSecret"]:
+                ports = {int(p) for p in np["redis"]["ports"]} or {url_port(redis["url"], 6379) if redis["url"] else 6379}
+                destinations.append(("Redis", ports, np["redis"]))
+            if config["captcha"]["verifyUrl"]:
+                url = config["captcha"]["verifyUrl"]
+                ports = {int(p) for p in np["captcha"]["ports"]} or {url_port(url, 80 if url.startswith("http://") else 443)}
+                destinations.append(("the CAPTCHA verifier", ports, np["captcha"]))
+            for label, ports, peer in destinations:
+                peers = yaml.safe_load(render_peers(peer)) if render_peers(peer) else None
+                rules = [rule for rule in spec.get("egress") or [] if rule.get("to") == peers
+                         and ports <= {int(p["port"]) for p in rule.get("ports", []) if p.get("protocol", "TCP") == "TCP"}]
+                if not rules:
+                    problems.append(f"{name}: {label} (TCP {sorted(ports)}, to {peers}) not allowed")
         needs_pg = component in ("consumer", "migrations")
         if needs_pg and not pg_ports <= tcp:
             problems.append(f"{name}: PostgreSQL ports {sorted(pg_ports - tcp)} not allowed")
@@ -2517,6 +2662,7 @@ def main(argv: list[str]) -> int:
     c("helm: kubernetes-validate rejects an unknown field", check_kubernetes_validate_rejects_unknown_field)
     c("helm: ServiceMonitor, PrometheusRule, ScaledObject, dashboard ConfigMap", check_chart_monitoring_objects)
     c("helm: Ingress routes only the lead API (docs on request), never /metrics, probes or /", check_chart_ingress_routes)
+    c("helm: gateway abuse protection (Redis + hash secret renders, Redis without one is refused)", check_chart_gateway_abuse)
     for case in sorted(NEGATIVE_CASES.glob("*.yaml")):
         c(f"helm: rejects bad values [{case.stem}]", check_chart_rejects, case)
     c("helm: README documents every value", check_chart_readme)

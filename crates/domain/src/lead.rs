@@ -86,6 +86,7 @@ impl Lead {
             utm_term: label(&self.utm.term),
             utm_content: label(&self.utm.content),
             page_url: self.page_url.as_ref().map(|u| u.as_str().to_owned()),
+            captcha_token: None,
         }
     }
 }

@@ -28,4 +28,7 @@ pub use error::{FieldError, FieldErrorCode, FieldErrors};
 pub use id::{IdempotencyKey, LeadId};
 pub use lead::{AcceptedLead, ConsentPolicy, Lead, Utm, CANARY_CAMPAIGN};
 pub use message::{DecodeError, LeadMessage, SCHEMA_VERSION};
-pub use request::{parse_submission, LeadRequest, SubmissionError};
+pub use request::{
+    is_api_field, parse_submission, parse_submission_with, LeadRequest, Submission,
+    SubmissionError, SubmissionRules,
+};

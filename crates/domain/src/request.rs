@@ -53,6 +53,11 @@ pub struct LeadRequest {
     /// Absolute http(s) URL of the page the form was on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_url: Option<String>,
+    /// The CAPTCHA widget's token, when the server verifies one (it may instead come in
+    /// the `CAPTCHA-Token` header). Verified, never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 4096))]
+    pub captcha_token: Option<String>,
 }
 
 /// Why a body is not a lead.
@@ -100,8 +105,9 @@ impl MalformedJson {
     }
 }
 
-/// The fields of a lead in a request body, in the order their errors are reported.
-const FIELDS: [&str; 12] = [
+/// The fields of a lead in a request body, in the order their errors are reported,
+/// then the fields that come with a lead but are not part of it.
+const FIELDS: [&str; 13] = [
     "name",
     "email",
     "country_code",
@@ -114,17 +120,77 @@ const FIELDS: [&str; 12] = [
     "utm_content",
     "page_url",
     "privacy_consent",
+    CAPTCHA_TOKEN_FIELD,
 ];
+const CONSENT: usize = 11;
+const CAPTCHA: usize = 12;
+
+/// The body field that carries a CAPTCHA widget's token (it may also come in a header).
+pub const CAPTCHA_TOKEN_FIELD: &str = "captcha_token";
+/// The longest CAPTCHA token accepted (Turnstile documents up to 2048 characters).
+pub const MAX_CAPTCHA_TOKEN_CHARS: usize = 4096;
+
+/// Whether `name` is a field of the API (a honeypot field must not be one).
+pub fn is_api_field(name: &str) -> bool {
+    FIELDS.contains(&name)
+}
+
+/// What the server configures about a body beyond a lead's own rules.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SubmissionRules<'a> {
+    pub consent: ConsentPolicy,
+    /// A field the page hides from people (who leave it empty) and bots fill in. Not a
+    /// field of the API; only recognised when configured.
+    pub honeypot_field: Option<&'a str>,
+}
+
+/// A body that holds a valid lead, and what came with it.
+#[derive(Debug)]
+pub struct Submission<'a> {
+    pub lead: Lead,
+    /// The honeypot field was present with a value (a non-empty string, `true`, a number
+    /// or a structure).
+    pub honeypot_filled: bool,
+    pub captcha_token: Option<Cow<'a, str>>,
+}
 
 /// Parses a request body into a valid [`Lead`], or says what is wrong with it.
 pub fn parse_submission(body: &[u8], policy: ConsentPolicy) -> Result<Lead, SubmissionError> {
-    let mut object = read_object(body, &FIELDS).map_err(SubmissionError::Malformed)?;
+    let rules = SubmissionRules {
+        consent: policy,
+        honeypot_field: None,
+    };
+    parse_submission_with(body, rules).map(|s| s.lead)
+}
+
+/// Parses a request body with the server's [`SubmissionRules`]: the lead, the honeypot
+/// and the CAPTCHA token.
+pub fn parse_submission_with<'a>(
+    body: &'a [u8],
+    rules: SubmissionRules<'_>,
+) -> Result<Submission<'a>, SubmissionError> {
+    let mut known = [""; FIELDS.len() + 1];
+    known[..FIELDS.len()].copy_from_slice(&FIELDS);
+    let fields = match rules.honeypot_field {
+        Some(honeypot) => {
+            known[FIELDS.len()] = honeypot;
+            &known[..]
+        }
+        None => &known[..FIELDS.len()],
+    };
+    let mut object = read_object(body, fields).map_err(SubmissionError::Malformed)?;
     let mut errors = FieldErrors::default();
-    let mut text: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(FIELDS.len() - 1);
-    for (index, field) in FIELDS[..FIELDS.len() - 1].iter().enumerate() {
+    let mut text: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(CONSENT);
+    for (index, field) in FIELDS[..CONSENT].iter().enumerate() {
         text.push(string(object.take(index), field, &mut errors));
     }
-    let privacy_consent = consent(object.take(FIELDS.len() - 1), &mut errors);
+    let privacy_consent = consent(object.take(CONSENT), &mut errors);
+    let captcha_token = captcha_token(object.take(CAPTCHA), &mut errors);
+    let honeypot_filled = object.take(FIELDS.len()).is_some_and(|value| match value {
+        Scalar::Null | Scalar::Bool(false) => false,
+        Scalar::Str(s) => !s.trim().is_empty(),
+        Scalar::Bool(true) | Scalar::Other => true,
+    });
     let mut text = text.into_iter();
     let mut next = || text.next().flatten();
     let raw = RawLead {
@@ -148,7 +214,27 @@ pub fn parse_submission(body: &[u8], policy: ConsentPolicy) -> Result<Lead, Subm
             "is not a field of a lead",
         ));
     }
-    raw.build(policy, errors).map_err(SubmissionError::Invalid)
+    let lead = raw
+        .build(rules.consent, errors)
+        .map_err(SubmissionError::Invalid)?;
+    Ok(Submission {
+        lead,
+        honeypot_filled,
+        captcha_token,
+    })
+}
+
+fn captcha_token<'a>(value: Option<Scalar<'a>>, errors: &mut FieldErrors) -> Option<Cow<'a, str>> {
+    let token = string(value, CAPTCHA_TOKEN_FIELD, errors)?;
+    if token.chars().count() > MAX_CAPTCHA_TOKEN_CHARS {
+        errors.push(FieldError::new(
+            CAPTCHA_TOKEN_FIELD,
+            FieldErrorCode::TooLong,
+            "must be at most 4096 characters",
+        ));
+        return None;
+    }
+    (!token.trim().is_empty()).then_some(token)
 }
 
 /// A string field: `Some` for a string, `None` for absent or null, and an
@@ -326,6 +412,64 @@ mod tests {
         parse_submission(body.to_string().as_bytes(), ConsentPolicy::default())
     }
 
+    fn with_honeypot(body: Value) -> Result<Submission<'static>, SubmissionError> {
+        let bytes: &'static [u8] = Box::leak(body.to_string().into_bytes().into_boxed_slice());
+        let rules = SubmissionRules {
+            consent: ConsentPolicy::default(),
+            honeypot_field: Some("website"),
+        };
+        parse_submission_with(bytes, rules)
+    }
+
+    #[test]
+    fn a_configured_honeypot_is_filled_only_by_a_value() {
+        for (value, filled) in [
+            (json!(""), false),
+            (json!("  "), false),
+            (Value::Null, false),
+            (json!(false), false),
+            (json!("http://spam.example"), true),
+            (json!(true), true),
+            (json!(1), true),
+            (json!({"a": 1}), true),
+        ] {
+            let mut body = valid();
+            body["website"] = value.clone();
+            let submission = with_honeypot(body).unwrap();
+            assert_eq!(submission.honeypot_filled, filled, "{value}");
+        }
+        assert!(!with_honeypot(valid()).unwrap().honeypot_filled);
+    }
+
+    #[test]
+    fn without_configuration_a_honeypot_name_is_an_unknown_field() {
+        let mut body = valid();
+        body["website"] = json!("x");
+        assert_eq!(
+            field_errors(body),
+            vec![("website".to_owned(), FieldErrorCode::UnknownField)]
+        );
+    }
+
+    #[test]
+    fn a_captcha_token_comes_with_the_lead_and_is_bounded() {
+        let mut body = valid();
+        body["captcha_token"] = json!("XXXX.token");
+        let submission = with_honeypot(body.clone()).unwrap();
+        assert_eq!(submission.captcha_token.as_deref(), Some("XXXX.token"));
+        body["captcha_token"] = json!("x".repeat(MAX_CAPTCHA_TOKEN_CHARS + 1));
+        assert_eq!(
+            field_errors(body.clone()),
+            vec![("captcha_token".to_owned(), FieldErrorCode::TooLong)]
+        );
+        body["captcha_token"] = json!(7);
+        assert_eq!(
+            field_errors(body),
+            vec![("captcha_token".to_owned(), FieldErrorCode::InvalidType)]
+        );
+        assert!(is_api_field("captcha_token") && !is_api_field("website"));
+    }
+
     fn field_errors(body: Value) -> Vec<(String, FieldErrorCode)> {
         match parse(body) {
             Err(SubmissionError::Invalid(errors)) => {
@@ -490,6 +634,7 @@ mod tests {
             utm_term: Some("t".into()),
             utm_content: Some("x".into()),
             page_url: Some("https://e.example/".into()),
+            captcha_token: None,
         };
         let lead = parse_submission(
             &serde_json::to_vec(&request).unwrap(),

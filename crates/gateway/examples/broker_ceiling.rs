@@ -1,17 +1,22 @@
-//! Benchmark: what a bare rdkafka producer achieves against the broker with the gateway's
-//! producer settings, keeping the same number of messages awaiting acknowledgement as the
-//! load tool keeps requests open. If the gateway reaches about this rate, the broker is
-//! the limit, not the gateway.
+//! Benchmark: what a bare rdkafka producer achieves against the broker with exactly the
+//! gateway's producer settings (`KafkaSink::tuning`: acks=all, linger, lz4, queue
+//! sizes), keeping the same number of messages awaiting acknowledgement as the load tool
+//! keeps requests open. The messages are the gateway's own (a parsed lead, stamped and
+//! encoded per message). If the gateway reaches about this rate, the broker is the
+//! limit, not the gateway.
 //!
 //!     cargo run --release -p leadpipe-gateway --example broker_ceiling -- \
 //!         127.0.0.1:9092 leads 100000 64 [idempotence true|false]
+//!
+//! The last line repeats the figures as one JSON object, for `bench/bench.py`.
 
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::stream::{self, StreamExt};
-use leadpipe_domain::{parse_submission, AcceptedLead, ConsentPolicy, LeadId, LeadMessage};
-use leadpipe_service::{ClientRole, KafkaSettings};
+use leadpipe_domain::{parse_submission, AcceptedLead, ConsentPolicy, LeadId};
+use leadpipe_gateway::{KafkaSink, Settings};
+use leadpipe_service::ClientRole;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 #[tokio::main]
@@ -21,39 +26,34 @@ async fn main() -> anyhow::Result<()> {
     let topic = args.get(2).map_or("leads", String::as_str);
     let total: usize = args.get(3).map_or(Ok(100_000), |s| s.parse())?;
     let in_flight: usize = args.get(4).map_or(Ok(64), |s| s.parse())?;
-    let idempotence = args.get(5).map_or("true", String::as_str);
+    let idempotence = args.get(5).map_or("true", String::as_str) == "true";
 
-    // The gateway's settings (see `sink/kafka.rs`) with their defaults.
-    let mut kafka = KafkaSettings::plaintext(brokers);
-    kafka.idempotence = idempotence == "true";
-    let producer: FutureProducer = kafka.create(
-        ClientRole::LeadProducer,
-        &[
-            ("linger.ms", "5".to_owned()),
-            ("compression.type", "lz4".to_owned()),
-            ("message.timeout.ms", "5000".to_owned()),
-        ],
-    )?;
-    let body = r#"{"name":"홍길동","email":"gildong@example.com","country_code":"+82","phone_number":"010-1234-5678","privacy_consent":true,"campaign":"bench-ceiling","utm_source":"newsletter","page_url":"https://event.example.com/spring"}"#;
+    let mut settings = Settings::defaults();
+    settings.common.kafka.brokers = brokers.to_owned();
+    settings.common.kafka.idempotence = idempotence;
+    let producer: FutureProducer = settings
+        .common
+        .kafka
+        .create(ClientRole::LeadProducer, &KafkaSink::tuning(&settings))?;
+    let body = r#"{"name":"홍길동","email":"gildong@example.com","country_code":"+82","phone_number":"010-1234-5678","privacy_consent":true,"campaign":"spring-2026","utm_source":"newsletter","page_url":"https://event.example.com/spring"}"#;
     let lead = parse_submission(body.as_bytes(), ConsentPolicy::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let started = Instant::now();
     let results: Vec<Result<Duration, ()>> = stream::iter(0..total)
         .map(|_| {
-            let message = LeadMessage::from(&AcceptedLead::stamp(
-                lead.clone(),
-                LeadId::generate(),
-                Utc::now(),
-            ));
+            let accepted = AcceptedLead::stamp(lead.clone(), LeadId::generate(), Utc::now());
             let producer = producer.clone();
             async move {
                 let sent = Instant::now();
-                let key = message.id.to_string();
-                let payload = message.to_json();
+                let mut key = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                let key = accepted.id.as_uuid().hyphenated().encode_lower(&mut key);
+                let payload = accepted.to_message_json();
                 producer
                     .send(
-                        FutureRecord::to(topic).key(&key).payload(&payload),
+                        FutureRecord::to(topic)
+                            .key(key.as_bytes())
+                            .payload(&payload),
                         Duration::ZERO,
                     )
                     .await
@@ -71,14 +71,27 @@ async fn main() -> anyhow::Result<()> {
     let pct = |p: f64| {
         latencies
             .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
     };
+    let per_s = latencies.len() as f64 / elapsed.as_secs_f64();
     println!(
-        "produced {} of {total} in {:.2} s: {:.0} msg/s acknowledged, {failed} failed; ack latency p50 {:?} p99 {:?} (in flight {in_flight}, idempotence {idempotence})",
+        "produced {} of {total} in {:.2} s: {per_s:.0} msg/s acknowledged, {failed} failed; ack latency p50 {:?} p99 {:?} (in flight {in_flight}, idempotence {idempotence})",
         latencies.len(),
         elapsed.as_secs_f64(),
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        pct(0.50).copied().unwrap_or_default(),
-        pct(0.99).copied().unwrap_or_default(),
+        pct(0.50),
+        pct(0.99),
+    );
+    println!(
+        "{}",
+        serde_json::json!({
+            "acknowledged": latencies.len(),
+            "failed": failed,
+            "seconds": elapsed.as_secs_f64(),
+            "per_s": per_s.round(),
+            "p50_ms": pct(0.50).as_secs_f64() * 1e3,
+            "p99_ms": pct(0.99).as_secs_f64() * 1e3,
+        })
     );
     Ok(())
 }

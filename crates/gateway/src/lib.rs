@@ -15,11 +15,17 @@
 //! [`startup`], which binds the listener, runs the server until a shutdown signal, then
 //! drains.
 //!
+//! [`abuse`] stands between a valid lead and the publish: rate limits (per address,
+//! email and phone; shared through Redis when configured), the client address behind
+//! trusted proxies, a honeypot field and CAPTCHA verification.
+//!
 //! [`canary`] publishes synthetic leads that measure the pipeline end to end, when
 //! configured.
 //!
-//! The gateway keeps no state of its own: any number of instances can run side by side.
+//! The gateway keeps no state of its own beyond bounded rate-limit tables: any number of
+//! instances can run side by side (share the limits through Redis).
 
+pub mod abuse;
 pub mod canary;
 pub mod metrics;
 pub mod problem;

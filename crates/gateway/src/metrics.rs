@@ -18,6 +18,10 @@ pub const BROKER_ERRORS_TOTAL: &str = "leadpipe_broker_errors_total";
 pub const BROKER_UP: &str = "leadpipe_broker_up";
 pub const CANARY_PUBLISHED_TOTAL: &str = "leadpipe_canary_published_total";
 pub const CANARY_PUBLISH_FAILURES_TOTAL: &str = "leadpipe_canary_publish_failures_total";
+pub const RATE_LIMITED_TOTAL: &str = "leadpipe_rate_limited_total";
+pub const RATE_LIMIT_STORE_ERRORS_TOTAL: &str = "leadpipe_rate_limit_store_errors_total";
+pub const HONEYPOT_CAUGHT_TOTAL: &str = "leadpipe_honeypot_caught_total";
+pub const CAPTCHA_VERIFICATIONS_TOTAL: &str = "leadpipe_captcha_verifications_total";
 
 /// Latency buckets from 1 ms to 10 s: a healthy publish takes a few milliseconds, a
 /// failing one up to the delivery timeout.
@@ -37,6 +41,10 @@ pub struct Metrics {
     pub broker_up: IntGauge,
     pub canary_published: IntCounter,
     pub canary_publish_failures: IntCounter,
+    pub rate_limited: IntCounterVec,
+    pub rate_limit_store_errors: IntCounter,
+    pub honeypot_caught: IntCounter,
+    pub captcha_verifications: IntCounterVec,
 }
 
 impl Metrics {
@@ -106,6 +114,32 @@ impl Metrics {
                 "Canary leads the broker did not take.",
             )
             .expect("valid metric"),
+            rate_limited: IntCounterVec::new(
+                Opts::new(
+                    RATE_LIMITED_TOTAL,
+                    "Submissions answered 429, by the limit they exceeded (ip, email, phone).",
+                ),
+                &["limit"],
+            )
+            .expect("valid metric"),
+            rate_limit_store_errors: IntCounter::new(
+                RATE_LIMIT_STORE_ERRORS_TOTAL,
+                "Checks the shared store (Redis) did not answer in time; this instance's own limits decided them.",
+            )
+            .expect("valid metric"),
+            honeypot_caught: IntCounter::new(
+                HONEYPOT_CAUGHT_TOTAL,
+                "Submissions with the honeypot field filled: answered like accepted leads, never published.",
+            )
+            .expect("valid metric"),
+            captcha_verifications: IntCounterVec::new(
+                Opts::new(
+                    CAPTCHA_VERIFICATIONS_TOTAL,
+                    "CAPTCHA tokens checked with the verifier, by result (passed, failed, missing, unavailable).",
+                ),
+                &["result"],
+            )
+            .expect("valid metric"),
             registry,
         };
         metrics.register_all();
@@ -113,7 +147,7 @@ impl Metrics {
     }
 
     fn register_all(&self) {
-        let collectors: [Box<dyn prometheus::core::Collector>; 10] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
             Box::new(self.http_requests.clone()),
             Box::new(self.http_request_duration.clone()),
             Box::new(self.leads_accepted.clone()),
@@ -124,6 +158,10 @@ impl Metrics {
             Box::new(self.broker_up.clone()),
             Box::new(self.canary_published.clone()),
             Box::new(self.canary_publish_failures.clone()),
+            Box::new(self.rate_limited.clone()),
+            Box::new(self.rate_limit_store_errors.clone()),
+            Box::new(self.honeypot_caught.clone()),
+            Box::new(self.captcha_verifications.clone()),
         ];
         for collector in collectors {
             self.registry

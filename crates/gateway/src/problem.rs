@@ -3,6 +3,7 @@
 //! shape: a stable `type` and `code`, a title, and for validation every failing field.
 //! Nothing a visitor submitted is echoed back, and no broker internals leak out.
 
+use actix_web::http::header::HeaderName;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use leadpipe_domain::request::MalformedJson;
@@ -10,9 +11,14 @@ use leadpipe_domain::{FieldError, FieldErrors};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::abuse::Refusal;
 use crate::sink::PublishError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
+/// The IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers): the policy
+/// that refused (`"email";q=5;w=3600`) and where it stands (`"email";r=0;t=1800`).
+pub const RATE_LIMIT: HeaderName = HeaderName::from_static("ratelimit");
+pub const RATE_LIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -26,6 +32,14 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    #[error("unsupported content encoding; send the body as is or gzip-compressed")]
+    UnsupportedEncoding,
+    #[error("the {} limit ({} per {} s) is exceeded; retry after {} s", .0.limit.as_str(), .0.rate.count, .0.rate.period.as_secs(), .0.retry_after_secs())]
+    RateLimited(Refusal),
+    #[error("the CAPTCHA token is missing or did not pass")]
+    CaptchaFailed,
+    #[error("the CAPTCHA verifier did not answer")]
+    CaptchaUnavailable { retry_after_secs: u64 },
     #[error(transparent)]
     Validation(FieldErrors),
     #[error("too many publishes in flight")]
@@ -77,6 +91,10 @@ impl ApiError {
             Self::InvalidIdempotencyKey(_) => "invalid_idempotency_key",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UnsupportedEncoding => "unsupported_encoding",
+            Self::RateLimited(_) => "rate_limited",
+            Self::CaptchaFailed => "captcha_failed",
+            Self::CaptchaUnavailable { .. } => "captcha_unavailable",
             Self::Validation(errors) if errors.only_consent_missing() => "consent_required",
             Self::Validation(_) => "validation_failed",
             Self::Overloaded { .. } => "overloaded",
@@ -94,6 +112,10 @@ impl ApiError {
             Self::InvalidIdempotencyKey(_) => "The Idempotency-Key header is not valid",
             Self::PayloadTooLarge { .. } => "The body is too large",
             Self::UnsupportedMediaType => "The body must be application/json",
+            Self::UnsupportedEncoding => "The body's content encoding is not supported",
+            Self::RateLimited(_) => "Too many submissions; retry later",
+            Self::CaptchaFailed => "The CAPTCHA check did not pass",
+            Self::CaptchaUnavailable { .. } => "The CAPTCHA check is unavailable; retry shortly",
             Self::Validation(errors) if errors.only_consent_missing() => {
                 "Consent to collect personal data is required"
             }
@@ -126,7 +148,9 @@ impl ApiError {
             }
             | Self::NotReady {
                 retry_after_secs, ..
-            } => Some(*retry_after_secs),
+            }
+            | Self::CaptchaUnavailable { retry_after_secs } => Some(*retry_after_secs),
+            Self::RateLimited(refusal) => Some(refusal.retry_after_secs()),
             _ => None,
         }
     }
@@ -155,11 +179,15 @@ impl ResponseError for ApiError {
                 StatusCode::BAD_REQUEST
             }
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Overloaded { .. } | Self::BrokerUnavailable { .. } | Self::NotReady { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
+            Self::UnsupportedMediaType | Self::UnsupportedEncoding => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
+            Self::Validation(_) | Self::CaptchaFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Overloaded { .. }
+            | Self::BrokerUnavailable { .. }
+            | Self::NotReady { .. }
+            | Self::CaptchaUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
         }
@@ -173,6 +201,21 @@ impl ResponseError for ApiError {
         }
         if let Self::MethodNotAllowed { allow } = self {
             response.insert_header((header::ALLOW, *allow));
+        }
+        if let Self::RateLimited(refusal) = self {
+            let name = refusal.limit.as_str();
+            response.insert_header((
+                RATE_LIMIT_POLICY,
+                format!(
+                    "\"{name}\";q={};w={}",
+                    refusal.rate.count,
+                    refusal.rate.period.as_secs()
+                ),
+            ));
+            response.insert_header((
+                RATE_LIMIT,
+                format!("\"{name}\";r=0;t={}", refusal.retry_after_secs()),
+            ));
         }
         response.body(serde_json::to_vec(&self.problem()).unwrap_or_default())
     }

@@ -4,9 +4,11 @@
 //! matching flag) with a default. `leadpipe-gateway --help` lists them all.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{ArgAction, Args, Parser};
+use leadpipe_service::Secret;
 pub use leadpipe_service::{CommonSettings, LogFormat};
 
 #[derive(Debug, Clone, Parser)]
@@ -18,6 +20,9 @@ pub use leadpipe_service::{CommonSettings, LogFormat};
 pub struct Settings {
     #[command(flatten)]
     pub common: CommonSettings,
+
+    #[command(flatten)]
+    pub abuse: AbuseSettings,
 
     /// Address the HTTP server listens on.
     #[arg(long, env = "LEADPIPE_HTTP_ADDR", default_value = "0.0.0.0:8080")]
@@ -84,6 +89,87 @@ pub struct Settings {
     /// LEADPIPE_SHUTDOWN_TIMEOUT_SECS to finish.
     #[arg(long, env = "LEADPIPE_DRAIN_SECS", default_value_t = 5)]
     pub drain_secs: u64,
+}
+
+/// Rate limits, trusted proxies, honeypot and CAPTCHA (see the `abuse` module).
+#[derive(Debug, Clone, Args)]
+pub struct AbuseSettings {
+    /// Submissions per client address (an IPv4 address or an IPv6 /64), as N/period
+    /// (`30/1m`); empty turns it off (the default: behind a load balancer it needs
+    /// LEADPIPE_TRUSTED_PROXIES, and carrier NAT puts many visitors behind one address).
+    #[arg(long, env = "LEADPIPE_RATE_LIMIT_IP", default_value = "")]
+    pub rate_limit_ip: String,
+
+    /// Submissions per email address (trimmed, case-insensitive), as N/period; empty
+    /// turns it off.
+    #[arg(long, env = "LEADPIPE_RATE_LIMIT_EMAIL", default_value = "5/1h")]
+    pub rate_limit_email: String,
+
+    /// Submissions per phone number (E.164), as N/period; empty turns it off.
+    #[arg(long, env = "LEADPIPE_RATE_LIMIT_PHONE", default_value = "5/1h")]
+    pub rate_limit_phone: String,
+
+    /// Keys each limit remembers on this instance (8 bytes each, allocated at start):
+    /// memory stays fixed however many distinct visitors come; past it the least recent
+    /// keys are forgotten first.
+    #[arg(long, env = "LEADPIPE_RATE_LIMIT_SLOTS", default_value_t = 1 << 18)]
+    pub rate_limit_slots: usize,
+
+    /// Proxies whose X-Forwarded-For is believed (CIDR blocks or addresses,
+    /// comma-separated): the client is the right-most address not in this list.
+    #[arg(
+        long,
+        env = "LEADPIPE_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub trusted_proxies: Vec<String>,
+
+    /// Redis that shares the limits among gateways (`redis://host:6379/0`); unset, each
+    /// gateway limits on its own. When Redis does not answer, each gateway's own limits
+    /// apply (fail open, counted in leadpipe_rate_limit_store_errors_total).
+    #[arg(long, env = "LEADPIPE_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// How long a submission waits for Redis before this instance's limits decide.
+    #[arg(long, env = "LEADPIPE_REDIS_TIMEOUT_MS", default_value_t = 50)]
+    pub redis_timeout_ms: u64,
+
+    /// Key of the hashes that stand for addresses and numbers outside the gateway (the
+    /// Redis keys). The same on every gateway. Secret.
+    #[arg(long, env = "LEADPIPE_HASH_SECRET", hide_env_values = true)]
+    pub hash_secret: Option<Secret>,
+
+    /// A file holding LEADPIPE_HASH_SECRET (wins over it).
+    #[arg(long, env = "LEADPIPE_HASH_SECRET_FILE")]
+    pub hash_secret_file: Option<PathBuf>,
+
+    /// A body field the page hides from people (e.g. `website`): a submission that fills
+    /// it is answered exactly like an accepted lead and never published. Empty: off.
+    #[arg(long, env = "LEADPIPE_HONEYPOT_FIELD")]
+    pub honeypot_field: Option<String>,
+
+    /// The CAPTCHA provider's siteverify URL (Turnstile, hCaptcha, reCAPTCHA); set, every
+    /// submission must carry a token that passes.
+    #[arg(long, env = "LEADPIPE_CAPTCHA_VERIFY_URL")]
+    pub captcha_verify_url: Option<String>,
+
+    /// The CAPTCHA provider's secret key. Secret.
+    #[arg(long, env = "LEADPIPE_CAPTCHA_SECRET", hide_env_values = true)]
+    pub captcha_secret: Option<Secret>,
+
+    /// A file holding LEADPIPE_CAPTCHA_SECRET (wins over it).
+    #[arg(long, env = "LEADPIPE_CAPTCHA_SECRET_FILE")]
+    pub captcha_secret_file: Option<PathBuf>,
+
+    /// How long to wait for the verifier.
+    #[arg(long, env = "LEADPIPE_CAPTCHA_TIMEOUT_MS", default_value_t = 3000)]
+    pub captcha_timeout_ms: u64,
+
+    /// When the verifier does not answer: false (default) answers 503 with Retry-After
+    /// (no unverified lead gets in); true lets the submission through, counted.
+    #[arg(long, env = "LEADPIPE_CAPTCHA_FAIL_OPEN", default_value_t = false, action = ArgAction::Set)]
+    pub captcha_fail_open: bool,
 }
 
 impl Settings {

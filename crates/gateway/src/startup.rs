@@ -47,6 +47,7 @@ impl Application {
         let origins = allowed_origins(&settings.cors_allowed_origins)?;
         let listener = TcpListener::bind(settings.http_addr)?;
         let port = listener.local_addr()?.port();
+        let guard = crate::abuse::Guard::from_settings(settings, metrics.clone())?;
         let state = web::Data::new(AppState {
             sink: sink.clone(),
             metrics: metrics.clone(),
@@ -56,6 +57,7 @@ impl Application {
             max_body_bytes: settings.max_body_bytes,
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
             retry_after_secs: settings.retry_after_secs,
+            guard,
         });
         let canary = (settings.canary_interval_secs > 0).then(|| {
             crate::canary::spawn(
@@ -168,10 +170,17 @@ fn cors(origins: &Origins) -> Cors {
         .allowed_methods(["GET", "POST"])
         .allowed_headers([
             header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
             crate::routes::leads::IDEMPOTENCY_KEY,
+            header::HeaderName::from_static(crate::abuse::CAPTCHA_TOKEN_HEADER),
             REQUEST_ID,
         ])
-        .expose_headers([REQUEST_ID, header::RETRY_AFTER])
+        .expose_headers([
+            REQUEST_ID,
+            header::RETRY_AFTER,
+            crate::problem::RATE_LIMIT,
+            crate::problem::RATE_LIMIT_POLICY,
+        ])
         .max_age(3600);
     match origins {
         Origins::Any => cors.allow_any_origin(),

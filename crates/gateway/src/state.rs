@@ -7,6 +7,7 @@ use std::sync::Arc;
 use leadpipe_domain::ConsentPolicy;
 use tokio::sync::Semaphore;
 
+use crate::abuse::Guard;
 use crate::metrics::Metrics;
 use crate::sink::LeadSink;
 
@@ -17,6 +18,7 @@ pub struct AppState {
     pub max_body_bytes: usize,
     pub in_flight: Arc<Semaphore>,
     pub retry_after_secs: u64,
+    pub guard: Guard,
 }
 
 /// Whether this process should receive traffic: not before its producer has made its

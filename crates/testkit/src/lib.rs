@@ -17,6 +17,7 @@
 //! - [`leads`]: sample lead messages with deterministic ids, and producing them.
 //! - [`binary`]: the path of a workspace binary, for tests of another package that run
 //!   it as a process.
+//! - [`RedisServer`]: a Redis of a test's own, to stop and restart.
 //! - [`TestCa`] and [`TlsProxy`]: a certificate authority made by the test, and TLS in
 //!   front of a plaintext service (Tansu has no TLS listener).
 //!
@@ -29,6 +30,7 @@ pub mod leads;
 mod pg_cluster;
 pub mod pipeline;
 mod process;
+mod redis;
 mod scrape;
 mod service;
 pub mod shared;
@@ -41,6 +43,7 @@ pub use database::TestDatabase;
 pub use pg_cluster::{PgCluster, TLS_CLUSTER_PASSWORD};
 pub use pipeline::{Pipeline, Tuning};
 pub use process::{free_port, wait_for_port};
+pub use redis::RedisServer;
 pub use scrape::Scrape;
 pub use service::ServiceProcess;
 pub use tansu::{Tansu, TansuBuilder};

@@ -305,6 +305,74 @@ and database.ca.
 {{- end }}
 
 {{/*
+Gateway abuse protection: Redis shared limits, the key of their hashes and the
+CAPTCHA provider's secret key. Secrets are mounted read-only as files, like the
+Kafka and database ones.
+*/}}
+{{- define "leadpipe.gatewayRedis" -}}
+{{- with .Values.gateway.config.redis }}{{ if or .url .existingSecret }}true{{ end }}{{ end }}
+{{- end }}
+
+{{- define "leadpipe.gatewayHashSecret" -}}
+{{- with .Values.gateway.config.hashSecret }}{{ if or .existingSecret .value }}true{{ end }}{{ end }}
+{{- end }}
+
+{{- define "leadpipe.gatewayHashSecretName" -}}
+{{- if .Values.gateway.config.hashSecret.existingSecret }}
+{{- .Values.gateway.config.hashSecret.existingSecret }}
+{{- else }}
+{{- printf "%s-hash-secret" (include "leadpipe.gateway.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "leadpipe.gatewayHashSecretPath" -}}
+/etc/leadpipe/hash-secret/hash-secret
+{{- end }}
+
+{{- define "leadpipe.gatewayCaptcha" -}}
+{{- if .Values.gateway.config.captcha.verifyUrl }}true{{ end }}
+{{- end }}
+
+{{- define "leadpipe.gatewayCaptchaSecretPath" -}}
+/etc/leadpipe/captcha-secret/secret
+{{- end }}
+
+{{- define "leadpipe.gatewayVolumeMounts" -}}
+{{- if include "leadpipe.gatewayHashSecret" . }}
+- name: hash-secret
+  mountPath: /etc/leadpipe/hash-secret
+  readOnly: true
+{{- end }}
+{{- if include "leadpipe.gatewayCaptcha" . }}
+- name: captcha-secret
+  mountPath: /etc/leadpipe/captcha-secret
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "leadpipe.gatewayVolumes" -}}
+{{- with .Values.gateway.config }}
+{{- if include "leadpipe.gatewayHashSecret" $ }}
+{{ include "leadpipe.fileVolume" (dict "name" "hash-secret" "secret" (include "leadpipe.gatewayHashSecretName" $) "items" (list (dict "key" .hashSecret.key "path" "hash-secret"))) }}
+{{- end }}
+{{- if include "leadpipe.gatewayCaptcha" $ }}
+{{ include "leadpipe.fileVolume" (dict "name" "captcha-secret" "secret" .captcha.secret.existingSecret "items" (list (dict "key" .captcha.secret.key "path" "secret"))) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Port of a URL: the explicit one, else the scheme's default. Usage:
+  include "leadpipe.urlPort" (dict "url" "https://example.com/x" "default" 443)
+*/}}
+{{- define "leadpipe.urlPort" -}}
+{{- $authority := regexReplaceAll "^[a-zA-Z][-+.a-zA-Z0-9]*://([^/?#]*).*$" .url "${1}" }}
+{{- $hostPort := regexReplaceAll "^.*@" $authority "" }}
+{{- $port := regexFind ":[0-9]+$" (regexReplaceAll "^\\[.*\\]" $hostPort "") }}
+{{- if $port }}{{ trimPrefix ":" $port }}{{ else }}{{ .default }}{{ end }}
+{{- end }}
+
+{{/*
 NetworkPolicyPeer objects (YAML list) of one source or destination value:
 {namespaceSelector, podSelector, cidrs}. Empty when nothing is set.
 */}}
@@ -349,10 +417,52 @@ Kafka broker ports: networkPolicy.kafka.ports, else the ports of kafka.brokers.
 {{- end }}
 
 {{/*
-Egress rules of one kind of pod: DNS always, Kafka and PostgreSQL on demand.
+Redis ports: networkPolicy.redis.ports, else the port of gateway.config.redis.url
+(6379 when it names none or the URL is in a Secret).
+*/}}
+{{- define "leadpipe.redisPorts" -}}
+{{- $ports := list }}
+{{- range .Values.networkPolicy.redis.ports }}
+{{- $ports = append $ports (int .) }}
+{{- end }}
+{{- if not $ports }}
+{{- $port := 6379 }}
+{{- with .Values.gateway.config.redis.url }}
+{{- $port = include "leadpipe.urlPort" (dict "url" . "default" 6379) | atoi }}
+{{- end }}
+{{- $ports = list $port }}
+{{- end }}
+{{- range uniq $ports }}
+- port: {{ . }}
+  protocol: TCP
+{{- end }}
+{{- end }}
+
+{{/*
+CAPTCHA verifier ports: networkPolicy.captcha.ports, else the port of
+gateway.config.captcha.verifyUrl (443 for https, 80 for http).
+*/}}
+{{- define "leadpipe.captchaPorts" -}}
+{{- $ports := list }}
+{{- range .Values.networkPolicy.captcha.ports }}
+{{- $ports = append $ports (int .) }}
+{{- end }}
+{{- if not $ports }}
+{{- $url := .Values.gateway.config.captcha.verifyUrl }}
+{{- $ports = list (include "leadpipe.urlPort" (dict "url" $url "default" (ternary 80 443 (hasPrefix "http://" $url))) | atoi) }}
+{{- end }}
+{{- range uniq $ports }}
+- port: {{ . }}
+  protocol: TCP
+{{- end }}
+{{- end }}
+
+{{/*
+Egress rules of one kind of pod: DNS always, Kafka and PostgreSQL on demand,
+Redis and the CAPTCHA verifier on demand when the gateway uses them.
 A destination without selectors and CIDRs allows its ports to any address.
 Usage:
-  include "leadpipe.egressRules" (dict "ctx" $ "kafka" true "postgresql" false "extra" true)
+  include "leadpipe.egressRules" (dict "ctx" $ "kafka" true "postgresql" false "abuse" false "extra" true)
 */}}
 {{- define "leadpipe.egressRules" -}}
 {{- $np := .ctx.Values.networkPolicy }}
@@ -385,6 +495,28 @@ Usage:
       protocol: TCP
     {{- end }}
   {{- with include "leadpipe.networkPolicyPeers" $np.postgresql }}
+  to:
+    {{- . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- if and .abuse (include "leadpipe.gatewayRedis" .ctx) }}
+# Redis (shared rate limits)
+- ports:
+    {{- with include "leadpipe.redisPorts" .ctx | trim }}
+    {{- . | nindent 4 }}
+    {{- end }}
+  {{- with include "leadpipe.networkPolicyPeers" $np.redis }}
+  to:
+    {{- . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- if and .abuse (include "leadpipe.gatewayCaptcha" .ctx) }}
+# CAPTCHA verifier
+- ports:
+    {{- with include "leadpipe.captchaPorts" .ctx | trim }}
+    {{- . | nindent 4 }}
+    {{- end }}
+  {{- with include "leadpipe.networkPolicyPeers" $np.captcha }}
   to:
     {{- . | nindent 4 }}
   {{- end }}
@@ -455,6 +587,7 @@ ConfigMap template so every install, upgrade and template run evaluates it.
 {{- include "leadpipe.validateKafka" . }}
 {{- include "leadpipe.validateDatabase" . }}
 {{- include "leadpipe.validateNetworkPolicy" . }}
+{{- include "leadpipe.validateAbuse" . }}
 {{- if and (not .Values.database.existingSecret) (not .Values.database.url) }}
 {{- fail "database: set database.url or database.existingSecret" }}
 {{- end }}
@@ -553,6 +686,30 @@ Database TLS: one place for sslmode and sslrootcert, a CA only where it is check
 {{- fail (printf "database.ca is only checked with sslmode verify-ca or verify-full (sslmode is %s): set database.sslMode" (default "not set" $mode)) }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Gateway abuse protection: what the gateway itself refuses at start, refused at
+install instead (a gateway that cannot start would crash-loop the rollout).
+*/}}
+{{- define "leadpipe.validateAbuse" -}}
+{{- with .Values.gateway.config }}
+{{- if and .redis.url .redis.existingSecret }}
+{{- fail "gateway.config.redis: set url or existingSecret, not both" }}
+{{- end }}
+{{- if regexMatch "^[a-zA-Z][-+.a-zA-Z0-9]*://[^/?#]*@" .redis.url }}
+{{- fail "gateway.config.redis.url holds credentials, which would land in the gateway ConfigMap: put the whole URL in a Secret and set gateway.config.redis.existingSecret" }}
+{{- end }}
+{{- if and .hashSecret.existingSecret .hashSecret.value }}
+{{- fail "gateway.config.hashSecret: set existingSecret or value, not both" }}
+{{- end }}
+{{- if and (include "leadpipe.gatewayRedis" $) (not (include "leadpipe.gatewayHashSecret" $)) }}
+{{- fail "gateway.config.redis needs gateway.config.hashSecret (existingSecret or value), the same on every gateway: Redis keys are keyed hashes, never addresses or numbers (LEADPIPE_REDIS_URL needs LEADPIPE_HASH_SECRET_FILE)" }}
+{{- end }}
+{{- if and .captcha.verifyUrl (not .captcha.secret.existingSecret) }}
+{{- fail "gateway.config.captcha.verifyUrl needs gateway.config.captcha.secret.existingSecret, a Secret holding the provider's secret key (LEADPIPE_CAPTCHA_VERIFY_URL needs LEADPIPE_CAPTCHA_SECRET_FILE)" }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -274,6 +274,7 @@ impl Generator {
             utm_term: utm.utm_term,
             utm_content: utm.utm_content,
             page_url: utm.page_url,
+            captcha_token: None,
         }
     }
 }

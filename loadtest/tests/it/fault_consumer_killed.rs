@@ -31,17 +31,20 @@ async fn leads_accepted_while_the_consumer_is_killed_and_restarted_are_all_store
     )
     .await;
     let load = tokio::spawn({
-        let config = steady_load(pipeline.target(), 200.0, 25);
+        // Long enough for three take-overs on a busy 2-core machine (other tests run
+        // alongside); every kill must still land while the load runs.
+        let config = steady_load(pipeline.target(), 200.0, 40);
         async move { leadpipe_loadtest::run(&config).await.unwrap() }
     });
 
-    // Rows stored before each kill: the consumer must have made progress in between.
+    // Rows stored before each kill: each instance is killed only once it has stored rows
+    // of its own (the count grew since the previous kill).
     let mut stored_at_kill = Vec::new();
     let mut kills = Vec::new();
     for _ in 0..3 {
         owns_every_partition(&pipeline).await;
-        tokio::time::sleep(Duration::from_millis(1000)).await;
-        stored_at_kill.push(pipeline.db.count().await);
+        let before = stored_at_kill.last().copied().unwrap_or(0);
+        stored_at_kill.push(stores_more_than(&pipeline, before).await);
         pipeline.consumer.kill();
         kills.push(Instant::now());
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -57,10 +60,6 @@ async fn leads_accepted_while_the_consumer_is_killed_and_restarted_are_all_store
         "every kill hit the consumer under load: kills at {kills:?}"
     );
     println!("consumer killed at {kills:?}; stored before each kill: {stored_at_kill:?}");
-    assert!(
-        stored_at_kill.windows(2).all(|w| w[0] < w[1]) && stored_at_kill[0] > 0,
-        "each consumer instance stored leads before it was killed: {stored_at_kill:?}"
-    );
     // The broker and gateway were healthy throughout: every valid lead was accepted.
     assert_eq!(
         run.totals.unavailable + run.totals.errors(),
@@ -70,6 +69,24 @@ async fn leads_accepted_while_the_consumer_is_killed_and_restarted_are_all_store
     );
     assert_eq!(run.totals.dropped, 0);
     pipeline.db.drop_database().await;
+}
+
+/// Waits until the running instance has stored rows beyond `before` (it is consuming, not
+/// just assigned), and returns the count.
+async fn stores_more_than(pipeline: &Pipeline, before: i64) -> i64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let stored = pipeline.db.count().await;
+        if stored > before {
+            return stored;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the consumer owns every partition but stored nothing in 30 s (rows {stored})\n{}",
+            pipeline.consumer.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Waits until the running consumer reports lag for all 12 partitions, i.e. it owns them

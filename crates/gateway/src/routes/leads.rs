@@ -1,6 +1,7 @@
-//! `POST /v1/leads`: the one route that matters. In order: content type, body size,
-//! parsing into a valid lead (domain crate), the lead id, the in-flight limit, and the
-//! publish — `202` only after the broker's acknowledgement.
+//! `POST /v1/leads`: the one route that matters. In order: content type, body size and
+//! encoding, parsing into a valid lead (domain crate), the honeypot, the CAPTCHA, the
+//! rate limits (`abuse`), the lead id, the in-flight limit, and the publish — `202` only
+//! after the broker's acknowledgement.
 
 use actix_web::http::header::{self, HeaderName};
 use actix_web::mime;
@@ -8,11 +9,13 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use chrono::Utc;
 use futures::StreamExt;
 use leadpipe_domain::{
-    parse_submission, AcceptedLead, IdempotencyKey, LeadId, LeadRequest, SubmissionError,
+    parse_submission_with, AcceptedLead, IdempotencyKey, LeadId, LeadRequest, SubmissionError,
+    SubmissionRules,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::abuse::{CaptchaVerdict, Keys, CAPTCHA_TOKEN_HEADER};
 use crate::problem::{ApiError, Problem};
 use crate::sink::Record;
 use crate::state::AppState;
@@ -51,11 +54,16 @@ pub struct Accepted {
          body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body larger than the limit (16 KiB by default)",
          body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Content-Type is not application/json",
+        (status = 415, description = "Content-Type is not application/json, or a Content-Encoding other than gzip",
          body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Validation failed: every failing field and why (`validation_failed`), or consent missing (`consent_required`)",
+        (status = 422, description = "Validation failed: every failing field and why (`validation_failed`), consent missing (`consent_required`), or the CAPTCHA did not pass (`captcha_failed`)",
          body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The broker could not take the lead in time, or too many are in flight; retry after `Retry-After` seconds",
+        (status = 429, description = "Over a rate limit (per client address, email or phone): `rate_limited`; retry after `Retry-After` seconds",
+         body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds until a retry is allowed"),
+                 ("RateLimit-Policy" = String, description = "The limit that refused: `\"email\";q=5;w=3600`"),
+                 ("RateLimit" = String, description = "Where it stands: `\"email\";r=0;t=1800`"))),
+        (status = 503, description = "The broker could not take the lead in time, too many are in flight, or the CAPTCHA verifier is unavailable; retry after `Retry-After` seconds",
          body = Problem, content_type = "application/problem+json",
          headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
@@ -111,16 +119,87 @@ async fn accept(
     require_json(req)?;
     let key = idempotency_key(req)?;
     let body = read_body(req, payload, state.max_body_bytes).await?;
-    let lead = parse_submission(&body, state.consent_policy).map_err(|e| match e {
+    let guard = &state.guard;
+    let rules = SubmissionRules {
+        consent: state.consent_policy,
+        honeypot_field: guard.honeypot_field.as_deref(),
+    };
+    let submission = parse_submission_with(&body, rules).map_err(|e| match e {
         SubmissionError::Malformed(m) => ApiError::MalformedJson(m),
         SubmissionError::Invalid(errors) => ApiError::Validation(errors),
     })?;
+    let lead = submission.lead;
     let id = match &key {
         Some(key) => LeadId::from_idempotency_key(key, &lead.campaign),
         None => LeadId::generate(),
     };
-    let record = Record::from(&AcceptedLead::stamp(lead, id, Utc::now()));
+    if submission.honeypot_filled {
+        // Answered like an accepted lead, so a bot learns nothing; never published.
+        state.metrics.honeypot_caught.inc();
+        tracing::info!(request_id = request_id.as_str(), lead_id = %id, "honeypot filled: not published");
+        return Ok(id);
+    }
+    let client_ip = client_ip(req, guard);
+    if let Some(verifier) = &guard.captcha {
+        let token = submission.captcha_token.as_deref().or_else(|| {
+            req.headers()
+                .get(CAPTCHA_TOKEN_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .filter(|t| !t.trim().is_empty())
+        });
+        let verdict = verifier.verify(token, client_ip).await;
+        let result = match (verdict, token) {
+            (CaptchaVerdict::Failed, None) => "missing",
+            (verdict, _) => verdict.as_str(),
+        };
+        state
+            .metrics
+            .captcha_verifications
+            .with_label_values(&[result])
+            .inc();
+        match verdict {
+            CaptchaVerdict::Passed => {}
+            CaptchaVerdict::Failed => return Err(ApiError::CaptchaFailed),
+            CaptchaVerdict::Unavailable if verifier.fail_open => {}
+            CaptchaVerdict::Unavailable => {
+                return Err(ApiError::CaptchaUnavailable {
+                    retry_after_secs: state.retry_after_secs,
+                })
+            }
+        }
+    }
+    let accepted = AcceptedLead::stamp(lead, id, Utc::now());
+    let keys = Keys {
+        ip: client_ip,
+        email: accepted.lead.email.as_str(),
+        phone_e164: accepted.lead.phone.e164(),
+    };
+    let admission = if guard.limits.is_off() {
+        None
+    } else {
+        Some(
+            guard
+                .limits
+                .check(&keys)
+                .await
+                .map_err(ApiError::RateLimited)?,
+        )
+    };
+    let record = Record::from(&accepted);
+    let published = publish(state, request_id, id, &record).await;
+    if let (Err(_), Some(admission)) = (&published, &admission) {
+        // Not accepted: the retry the client is told to make is not a new submission.
+        guard.limits.refund(admission, &keys).await;
+    }
+    published.map(|()| id)
+}
 
+async fn publish(
+    state: &AppState,
+    request_id: &RequestId,
+    id: LeadId,
+    record: &Record,
+) -> Result<(), ApiError> {
     // Shed load instead of queueing without bound: a full house is an immediate 503.
     let _permit =
         state
@@ -131,15 +210,32 @@ async fn accept(
                 retry_after_secs: state.retry_after_secs,
             })?;
     let _gauge = InFlightGauge::enter(&state.metrics.publishes_in_flight);
-    state.sink.publish(&record).await.map_err(|source| {
+    state.sink.publish(record).await.map_err(|source| {
         tracing::warn!(request_id = request_id.as_str(), lead_id = %id, kind = source.kind(), "publish failed");
         ApiError::BrokerUnavailable {
             source,
             retry_after_secs: state.retry_after_secs,
         }
-    })?;
-    Ok(id)
+    })
 }
+
+/// The client's address: the socket's peer, or behind trusted proxies the right-most
+/// untrusted `X-Forwarded-For` hop.
+fn client_ip(req: &HttpRequest, guard: &crate::abuse::Guard) -> std::net::IpAddr {
+    let peer = req
+        .peer_addr()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+    if guard.proxies.is_empty() {
+        return peer;
+    }
+    let forwarded = req
+        .headers()
+        .get_all(X_FORWARDED_FOR)
+        .filter_map(|v| v.to_str().ok());
+    guard.proxies.client_ip(peer, forwarded)
+}
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
     match req.mime_type() {
@@ -164,12 +260,22 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError
     IdempotencyKey::parse(text).map(Some).map_err(invalid)
 }
 
-/// Reads the body up to `limit` bytes; a declared or actual larger body is a 413.
+/// Reads the body up to `limit` bytes; a declared or actual larger body is a 413. A
+/// gzip-encoded body is decompressed, and its decompressed size is held to the same
+/// limit (a small bomb is still a 413); any other content coding is a 415, never ignored.
 async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
 ) -> Result<web::Bytes, ApiError> {
+    let gzip = match req.headers().get(header::CONTENT_ENCODING) {
+        None => false,
+        Some(value) => match value.to_str().map(|v| v.trim().to_ascii_lowercase()) {
+            Ok(coding) if coding.is_empty() || coding == "identity" => false,
+            Ok(coding) if coding == "gzip" || coding == "x-gzip" => true,
+            _ => return Err(ApiError::UnsupportedEncoding),
+        },
+    };
     let too_large = ApiError::PayloadTooLarge { limit };
     let declared = req
         .headers()
@@ -186,7 +292,23 @@ async fn read_body(
         }
         body.extend_from_slice(&chunk);
     }
+    if gzip {
+        return gunzip(&body, limit);
+    }
     Ok(body.freeze())
+}
+
+fn gunzip(compressed: &[u8], limit: usize) -> Result<web::Bytes, ApiError> {
+    use std::io::Read;
+    let mut decoded = Vec::with_capacity(compressed.len().saturating_mul(4).min(limit));
+    flate2::read::GzDecoder::new(compressed)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut decoded)
+        .map_err(|_| ApiError::UnreadableBody)?;
+    if decoded.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    Ok(decoded.into())
 }
 
 /// Keeps `leadpipe_publishes_in_flight` right even if the request is dropped mid-publish.

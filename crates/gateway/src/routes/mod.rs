@@ -12,7 +12,7 @@ pub mod health;
 pub mod leads;
 pub mod metrics;
 
-use actix_web::web;
+use actix_web::{web, Handler, Responder};
 
 use crate::problem::ApiError;
 
@@ -20,14 +20,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/v1/leads")
             .route(web::post().to(leads::submit_lead))
-            .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed { allow: "POST" })
-            })),
+            .default_service(web::to(|| not_allowed("POST"))),
     )
-    .route("/healthz", web::get().to(health::healthz))
-    .route("/readyz", web::get().to(health::readyz))
-    .route("/metrics", web::get().to(metrics::metrics))
+    .service(readable("/healthz", health::healthz))
+    .service(readable("/readyz", health::readyz))
+    .service(readable("/metrics", metrics::metrics))
     .configure(docs::configure);
+}
+
+/// A resource answering GET and HEAD; any other method is a 405 naming them (RFC 9110),
+/// not a 404: the path exists.
+fn readable<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
+        .default_service(web::to(|| not_allowed("GET, HEAD")))
+}
+
+async fn not_allowed(allow: &'static str) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed { allow })
 }
 
 /// Anything no route matches: a problem+json 404 rather than an empty body.

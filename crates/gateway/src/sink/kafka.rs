@@ -41,8 +41,33 @@ impl KafkaSink {
     /// A setting that cannot work (missing CA file, SASL without credentials, an unknown
     /// property) is an error here, at start.
     pub fn connect(settings: &Settings, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+        let producer: FutureProducer = settings
+            .common
+            .kafka
+            .client_config(ClientRole::LeadProducer, &Self::tuning(settings))?
+            .create()?;
+        let started = Arc::new(AtomicBool::new(false));
+        spawn_broker_probe(
+            producer.clone(),
+            settings.common.topic.clone(),
+            started.clone(),
+            metrics.clone(),
+        );
+        Ok(Self {
+            producer,
+            topic: settings.common.topic.clone(),
+            delivery_timeout: settings.delivery_timeout(),
+            started,
+            metrics,
+        })
+    }
+
+    /// The producer's settings besides connection and safety (see
+    /// `leadpipe_service::KafkaSettings::client_config`); the producer benchmark uses
+    /// the same.
+    pub fn tuning(settings: &Settings) -> Vec<(&'static str, String)> {
         let queue_messages = (settings.max_in_flight * 2).clamp(1000, 10_000_000);
-        let tuning = [
+        vec![
             ("linger.ms", settings.kafka_linger_ms.to_string()),
             ("compression.type", settings.kafka_compression.clone()),
             (
@@ -59,26 +84,7 @@ impl KafkaSink {
             ("queue.buffering.max.messages", queue_messages.to_string()),
             ("queue.buffering.max.kbytes", "262144".to_owned()),
             ("topic.metadata.refresh.interval.ms", "30000".to_owned()),
-        ];
-        let producer: FutureProducer = settings
-            .common
-            .kafka
-            .client_config(ClientRole::LeadProducer, &tuning)?
-            .create()?;
-        let started = Arc::new(AtomicBool::new(false));
-        spawn_broker_probe(
-            producer.clone(),
-            settings.common.topic.clone(),
-            started.clone(),
-            metrics.clone(),
-        );
-        Ok(Self {
-            producer,
-            topic: settings.common.topic.clone(),
-            delivery_timeout: settings.delivery_timeout(),
-            started,
-            metrics,
-        })
+        ]
     }
 }
 

@@ -325,6 +325,30 @@ async fn unknown_routes_and_methods_are_problem_json() {
     let response = app.get("/v1/leads").await;
     assert_eq!(response.headers().get("allow").unwrap(), "POST");
     assert_eq!(problem(response, 405).await["code"], "method_not_allowed");
+    // A known path with an unsupported method is a 405 naming the methods, never a 404.
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        for method in ["TRACE", "POST", "DELETE", "PUT"] {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let response = app
+                .client
+                .request(method.clone(), app.url(path))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.headers().get("allow").unwrap(),
+                "GET, HEAD",
+                "{method} {path}"
+            );
+            assert_eq!(problem(response, 405).await["code"], "method_not_allowed");
+        }
+        let head = app.client.head(app.url(path)).send().await.unwrap();
+        assert!(
+            head.status().is_success() || head.status() == 503,
+            "HEAD {path}: {}",
+            head.status()
+        );
+    }
 }
 
 #[tokio::test]
@@ -439,7 +463,8 @@ async fn the_openapi_document_lists_every_status_and_swagger_ui_is_served() {
         .unwrap();
     let mut statuses: Vec<&str> = responses.keys().map(String::as_str).collect();
     statuses.sort();
-    assert_eq!(statuses, ["202", "400", "413", "415", "422", "503"]);
+    assert_eq!(statuses, ["202", "400", "413", "415", "422", "429", "503"]);
+    assert!(responses["429"]["headers"]["RateLimit-Policy"].is_object());
     assert!(responses["422"]["content"]["application/problem+json"].is_object());
     assert!(
         doc["components"]["schemas"]["LeadRequest"]["properties"]["privacy_consent"].is_object()

@@ -1,4 +1,6 @@
 //! The gateway's integration tests, over a real socket:
+//! - [`abuse`]: rate limits (local, shared through Redis, Redis stopped), client address
+//!   behind trusted proxies, honeypot, CAPTCHA, content encodings;
 //! - [`api`]: the HTTP contract with an in-memory sink (validation, problem+json, load
 //!   shedding, readiness and the drain, CORS, OpenAPI);
 //! - [`broker`]: against a real Kafka-protocol broker (Tansu): what is acknowledged is on
@@ -6,6 +8,7 @@
 //! - [`cli`]: the binary's settings: `--help`, secrets, startup errors;
 //! - [`logs`]: no personal data in logs.
 
+mod abuse;
 mod api;
 mod broker;
 mod cli;
