@@ -14,6 +14,7 @@ broker, consumer and the load client, and given per request, message or lead.
 """
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -38,12 +39,18 @@ def main() -> int:
     build()
     seconds = 5 if options.quick else 20
     results = {"machine": report.machine(), "quick": options.quick, "sections": []}
+    previous = ROOT / "bench" / "results.json"
+    if options.only and previous.exists():
+        # Keep the other sections of the last run; replace the ones measured now.
+        kept = json.loads(previous.read_text())
+        results["sections"] = [s for s in kept["sections"] if s["name"] not in options.only]
     for name in options.only or sections.NAMES:
         started = time.monotonic()
         print(f"bench: {name} ...", flush=True)
         section = sections.RUN[name](seconds)
         section["seconds"] = round(time.monotonic() - started, 1)
-        results["sections"].append(section)
+        results["sections"] = [s for s in results["sections"] if s["name"] != name] + [section]
+        results["sections"].sort(key=lambda s: sections.NAMES.index(s["name"]))
         report.write(results, ROOT / "bench")
         print(f"bench: {name} done in {section['seconds']} s", flush=True)
     print(f"bench: wrote bench/results.json and bench/results.md")

@@ -37,6 +37,8 @@ def write(results: dict, directory: Path) -> None:
 def _f(value, digits=0) -> str:
     if value is None:
         return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, (int, float)):
         return f"{value:,.{digits}f}"
     return str(value)

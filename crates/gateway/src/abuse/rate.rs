@@ -41,10 +41,13 @@ impl Rate {
                 "{text:?}: count and period must be positive (period at most a year)"
             ));
         }
-        Ok(Some(Self {
-            count,
-            period: Duration::from_secs(number * seconds),
-        }))
+        let period = Duration::from_secs(number * seconds);
+        if u128::from(count) > period.as_millis() {
+            return Err(format!(
+                "{text:?}: at most one request per millisecond per key (the limits count in milliseconds)"
+            ));
+        }
+        Ok(Some(Self { count, period }))
     }
 
     /// Milliseconds between two requests at the sustained rate (the GCRA emission
