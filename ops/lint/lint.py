@@ -84,6 +84,8 @@ REQUIRED_ALERTS = {
     "LeadpipeGatewayBrokerUnavailableRejections", "LeadpipeGatewayOverloaded",
     "LeadpipeGatewayLatencyBudgetFastBurn", "LeadpipeGatewayLatencyBudgetSlowBurn",
     "LeadpipeNoLeadsAccepted", "LeadpipeHPAAtMaxReplicas",
+    # abuse protection
+    "LeadpipeRateLimitStoreDown", "LeadpipeCaptchaVerifierUnavailable",
     # end to end
     "LeadpipeLeadsNotStored", "LeadpipeCanaryNotStored", "LeadpipeCanaryNotPublished",
     # consumer
