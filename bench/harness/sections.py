@@ -8,7 +8,7 @@ import time
 import urllib.request
 
 from . import load
-from .proc import CpuMeter, Proc, free_port, memory_kib, run, wait_port
+from .proc import CpuMeter, Proc, cpu_seconds, free_port, memory_kib, run, wait_port
 from .stack import RELEASE, ROOT, Stack
 
 
@@ -113,14 +113,11 @@ def gateway(seconds: int) -> dict:
     rows = []
     for engine, limits, env in GATEWAY_RUNS:
         with Stack(f"gateway-{engine}") as stack:
-            brokers = stack.broker(engine)
-            database = stack.database()
-            stack.consumer("consumer", brokers, database)
-            base = stack.gateway("gateway", brokers, env)
+            base, _, _ = stack.pipeline(engine, env)
             url = base + "/v1/leads"
             load.wrk(url, 64, 2)  # warm-up
             for connections in CONNECTIONS:
-                procs = {name: stack.procs[name] for name in ("gateway", "broker", "consumer")}
+                procs = stack.measured()
                 redis_before = redis_cpu() if limits == "Redis" else 0.0
                 meter = CpuMeter(procs).start()
                 figures = load.wrk(url, connections, seconds)
@@ -158,7 +155,6 @@ def gateway(seconds: int) -> dict:
 
 def redis_cpu() -> float:
     """CPU seconds of the machine's redis-server (its pid from `redis-cli info`)."""
-    from .proc import cpu_seconds
     info = run(["redis-cli", "-n", "15", "info", "server"])
     pid = int(next(line.split(":")[1] for line in info.splitlines() if line.startswith("process_id:")))
     return cpu_seconds(pid)
@@ -166,12 +162,9 @@ def redis_cpu() -> float:
 
 def _open_loop_run(engine: str, rate: int, seconds: int) -> dict:
     with Stack(f"pipeline-{engine}-{rate}") as stack:
-        brokers = stack.broker(engine)
-        database = stack.database()
-        consumer_metrics = stack.consumer("consumer", brokers, database)
-        base = stack.gateway("gateway", brokers)
+        base, database, consumer_metrics = stack.pipeline(engine)
         load.warm_up(base)
-        procs = {name: stack.procs[name] for name in ("gateway", "broker", "consumer")}
+        procs = stack.measured()
         meter = CpuMeter(procs).start()
         result = load.loadtest(base, rate, seconds, database, consumer_metrics)
         cpu = meter.stop()
@@ -201,12 +194,9 @@ def _idle_run(engine: str, seconds: int) -> dict:
     """CPU of every process of a fresh stack with no traffic at all: the fixed cost that
     a low rate divides among few leads."""
     with Stack(f"idle-{engine}") as stack:
-        brokers = stack.broker(engine)
-        database = stack.database()
-        stack.consumer("consumer", brokers, database)
-        stack.gateway("gateway", brokers)
+        stack.pipeline(engine)
         time.sleep(2)
-        procs = {name: stack.procs[name] for name in ("gateway", "broker", "consumer")}
+        procs = stack.measured()
         meter = CpuMeter(procs).start()
         time.sleep(seconds)
         cpu = meter.stop()

@@ -97,6 +97,18 @@ class Stack:
         wait_http(base + "/readyz")
         return base + "/metrics"
 
+    def pipeline(self, engine: str, gateway_env: dict | None = None) -> tuple[str, str, str]:
+        """Broker, database, one consumer and one gateway; returns the gateway's base URL,
+        the database URL and the consumer's metrics URL."""
+        brokers = self.broker(engine)
+        database = self.database()
+        consumer_metrics = self.consumer("consumer", brokers, database)
+        return self.gateway("gateway", brokers, gateway_env), database, consumer_metrics
+
+    def measured(self) -> dict:
+        """The processes of a pipeline whose CPU a measurement reads."""
+        return {name: self.procs[name] for name in ("gateway", "broker", "consumer")}
+
     def example(self, name: str, args: list) -> Proc:
         """A long-running example binary of the gateway crate (the baseline endpoint)."""
         proc = Proc(name, [str(RELEASE / "examples" / name), *args], {}, self.dir)

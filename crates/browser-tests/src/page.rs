@@ -277,6 +277,17 @@ impl<'a> EventPage<'a> {
         }
     }
 
+    /// Waits until the submission ends: `done` (accepted) or `failed` (the page gave
+    /// up); returns which.
+    pub async fn wait_for_outcome(&self, timeout: Duration) -> String {
+        self.wait_until(
+            "the lead is accepted or the page gives up",
+            timeout,
+            |state| state == "done" || state == "failed",
+        )
+        .await
+    }
+
     /// Waits for state `wanted`.
     pub async fn wait_for_state(&self, wanted: &str, timeout: Duration) {
         self.wait_until(&format!("the form is {wanted}"), timeout, |state| {

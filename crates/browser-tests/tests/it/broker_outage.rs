@@ -41,13 +41,7 @@ async fn while_the_broker_is_down_the_page_retries_with_one_key_until_the_lead_i
     .await
     .expect("restarting the broker");
 
-    let state = page
-        .wait_until(
-            "the lead is accepted or the page gives up",
-            Duration::from_secs(90),
-            |state| state == "done" || state == "failed",
-        )
-        .await;
+    let state = page.wait_for_outcome(Duration::from_secs(90)).await;
     let events = page.events().await;
     assert_eq!(
         state,
@@ -103,13 +97,7 @@ async fn after_the_last_attempt_the_visitor_retries_by_hand_with_the_same_key() 
     .expect("restarting the broker");
     page.configure("maxAttempts", "6").await;
     page.retry_by_hand().await;
-    let state = page
-        .wait_until(
-            "the lead is accepted or the page gives up",
-            Duration::from_secs(90),
-            |state| state == "done" || state == "failed",
-        )
-        .await;
+    let state = page.wait_for_outcome(Duration::from_secs(90)).await;
     let events = page.events().await;
     assert_eq!(
         state,

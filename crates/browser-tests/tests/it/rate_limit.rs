@@ -31,13 +31,7 @@ async fn a_429_is_waited_out_for_its_retry_after_before_the_page_retries() {
     let earlier_id = earlier["id"].as_str().expect("an id").to_owned();
 
     page.submit().await;
-    let state = page
-        .wait_until(
-            "the lead is accepted or the page gives up",
-            Duration::from_secs(30),
-            |state| state == "done" || state == "failed",
-        )
-        .await;
+    let state = page.wait_for_outcome(Duration::from_secs(30)).await;
     let events = page.events().await;
     let responses: Vec<_> = events.iter().filter(|e| e.kind == "response").collect();
     let first = responses.first().expect("the page got an answer");

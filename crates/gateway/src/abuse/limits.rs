@@ -12,6 +12,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::client_ip::limit_key;
 use super::gcra::{Table, Verdict};
@@ -66,17 +67,15 @@ pub struct Admission {
     shared: bool,
 }
 
-struct Limit {
-    name: LimitName,
-    rate: Rate,
-    table: Table,
-}
-
 pub struct RateLimits {
-    limits: Vec<Limit>,
+    /// The limits that are on, in the order they are checked.
+    rates: Vec<(LimitName, Rate)>,
+    /// Each one's local table, in the same order.
+    tables: Vec<Table>,
     hasher: std::hash::RandomState,
     shared: Option<SharedStore>,
     metrics: Arc<Metrics>,
+    started: Instant,
     last_warning_ms: AtomicU64,
 }
 
@@ -88,35 +87,31 @@ impl RateLimits {
         shared: Option<SharedStore>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let limits = configured
+        let rates: Vec<(LimitName, Rate)> = configured
             .into_iter()
-            .filter_map(|(name, rate)| {
-                rate.map(|rate| Limit {
-                    name,
-                    rate,
-                    table: Table::new(slots),
-                })
-            })
+            .filter_map(|(name, rate)| Some((name, rate?)))
             .collect();
         Self {
-            limits,
+            tables: rates.iter().map(|_| Table::new(slots)).collect(),
+            rates,
             hasher: std::hash::RandomState::new(),
             shared,
             metrics,
+            started: Instant::now(),
             last_warning_ms: AtomicU64::new(0),
         }
     }
 
     pub fn is_off(&self) -> bool {
-        self.limits.is_empty()
+        self.rates.is_empty()
     }
 
     /// The configured limits, for the startup log: `ip=30/60s email=5/3600s`.
     pub fn describe(&self) -> String {
         let mut text: Vec<String> = self
-            .limits
+            .rates
             .iter()
-            .map(|l| format!("{}={}", l.name.as_str(), l.rate))
+            .map(|(name, rate)| format!("{}={rate}", name.as_str()))
             .collect();
         if self.shared.is_some() {
             text.push("shared through Redis".to_owned());
@@ -126,14 +121,12 @@ impl RateLimits {
 
     /// Bytes of the local tables (fixed at start).
     pub fn table_bytes(&self) -> usize {
-        self.limits.iter().map(|l| l.table.bytes()).sum()
+        self.tables.iter().map(Table::bytes).sum()
     }
 
     pub async fn check(&self, keys: &Keys<'_>) -> Result<Admission, Refusal> {
         if let Some(shared) = &self.shared {
-            let rates: Vec<(LimitName, Rate)> =
-                self.limits.iter().map(|l| (l.name, l.rate)).collect();
-            match shared.check(&rates, keys).await {
+            match shared.check(&self.rates, keys).await {
                 Ok(None) => {
                     return Ok(Admission {
                         hashes: [0; 3],
@@ -152,31 +145,33 @@ impl RateLimits {
     pub async fn refund(&self, admission: &Admission, keys: &Keys<'_>) {
         if admission.shared {
             if let Some(shared) = &self.shared {
-                let rates: Vec<(LimitName, Rate)> =
-                    self.limits.iter().map(|l| (l.name, l.rate)).collect();
-                if let Err(error) = shared.refund(&rates, keys).await {
+                if let Err(error) = shared.refund(&self.rates, keys).await {
                     self.store_failed(&error);
                 }
             }
             return;
         }
-        for (limit, hash) in self.limits.iter().zip(admission.hashes) {
-            limit.table.refund(hash, limit.rate);
+        for ((_, rate), (table, hash)) in self
+            .rates
+            .iter()
+            .zip(self.tables.iter().zip(admission.hashes))
+        {
+            table.refund(hash, *rate);
         }
     }
 
     fn check_local(&self, keys: &Keys<'_>) -> Result<Admission, Refusal> {
         let mut hashes = [0u64; 3];
-        for (index, limit) in self.limits.iter().enumerate() {
-            let hash = self.hash(limit.name, keys);
-            let now = limit.table.now_ms();
-            if let Verdict::Limited { retry_after_ms } = limit.table.check(hash, limit.rate, now) {
-                for (passed, hash) in self.limits[..index].iter().zip(hashes) {
-                    passed.table.refund(hash, passed.rate);
+        for (index, (&(name, rate), table)) in self.rates.iter().zip(&self.tables).enumerate() {
+            let hash = self.hash(name, keys);
+            if let Verdict::Limited { retry_after_ms } = table.check(hash, rate, table.now_ms()) {
+                let passed = self.rates[..index].iter().zip(&self.tables);
+                for (((_, rate), table), hash) in passed.zip(hashes) {
+                    table.refund(hash, *rate);
                 }
                 return Err(Refusal {
-                    limit: limit.name,
-                    rate: limit.rate,
+                    limit: name,
+                    rate,
                     retry_after_ms,
                 });
             }
@@ -214,7 +209,7 @@ impl RateLimits {
     /// Counted every time; logged at most every 10 s (an outage must not flood logs).
     fn store_failed(&self, error: &super::shared::StoreError) {
         self.metrics.rate_limit_store_errors.inc();
-        let now = self.limits.first().map_or(0, |l| l.table.now_ms());
+        let now = self.started.elapsed().as_millis() as u64 + 1;
         let last = self.last_warning_ms.load(Ordering::Relaxed);
         if (last == 0 || now.saturating_sub(last) >= 10_000)
             && self

@@ -11,9 +11,12 @@ pub mod limits;
 pub mod rate;
 pub mod shared;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use leadpipe_service::Secret;
+
+use crate::metrics::Metrics;
 
 use crate::settings::{AbuseSettings, Settings};
 use captcha::CaptchaVerifier;
@@ -131,5 +134,36 @@ impl Guard {
             honeypot_field: honeypot_field.map(str::to_owned),
             captcha,
         })
+    }
+}
+
+impl Guard {
+    /// With a verifier configured, checks the submission's token (body field or header;
+    /// blank means none) and counts the result. `Err` carries why it does not pass:
+    /// `Failed` (no token, or refused) or `Unavailable` (unless configured to fail open).
+    pub async fn verify_captcha(
+        &self,
+        token: Option<&str>,
+        client_ip: IpAddr,
+        metrics: &Metrics,
+    ) -> Result<(), CaptchaVerdict> {
+        let Some(verifier) = &self.captcha else {
+            return Ok(());
+        };
+        let token = token.filter(|t| !t.trim().is_empty());
+        let verdict = verifier.verify(token, client_ip).await;
+        let result = match (verdict, token) {
+            (CaptchaVerdict::Failed, None) => "missing",
+            (verdict, _) => verdict.as_str(),
+        };
+        metrics
+            .captcha_verifications
+            .with_label_values(&[result])
+            .inc();
+        match verdict {
+            CaptchaVerdict::Passed => Ok(()),
+            CaptchaVerdict::Unavailable if verifier.fail_open => Ok(()),
+            refusal => Err(refusal),
+        }
     }
 }

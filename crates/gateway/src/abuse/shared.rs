@@ -5,6 +5,7 @@
 //! script call, so a Redis Cluster is not supported: use one primary (with replicas or
 //! Sentinel).
 
+use std::fmt::Write;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -177,9 +178,12 @@ impl SharedStore {
             LimitName::Phone => mac.update(keys.phone_e164.as_bytes()),
         }
         let digest = mac.finalize().into_bytes();
-        let mut key = format!("leadpipe:rl:{}:", name.as_str());
+        let mut key = String::with_capacity(48);
+        key.push_str("leadpipe:rl:");
+        key.push_str(name.as_str());
+        key.push(':');
         for byte in &digest[..16] {
-            key.push_str(&format!("{byte:02x}"));
+            let _ = write!(key, "{byte:02x}");
         }
         key
     }

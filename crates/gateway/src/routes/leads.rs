@@ -140,34 +140,23 @@ async fn accept(
         return Ok(id);
     }
     let client_ip = client_ip(req, guard);
-    if let Some(verifier) = &guard.captcha {
-        let token = submission.captcha_token.as_deref().or_else(|| {
-            req.headers()
-                .get(CAPTCHA_TOKEN_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .filter(|t| !t.trim().is_empty())
-        });
-        let verdict = verifier.verify(token, client_ip).await;
-        let result = match (verdict, token) {
-            (CaptchaVerdict::Failed, None) => "missing",
-            (verdict, _) => verdict.as_str(),
-        };
-        state
-            .metrics
-            .captcha_verifications
-            .with_label_values(&[result])
-            .inc();
-        match verdict {
-            CaptchaVerdict::Passed => {}
-            CaptchaVerdict::Failed => return Err(ApiError::CaptchaFailed),
-            CaptchaVerdict::Unavailable if verifier.fail_open => {}
-            CaptchaVerdict::Unavailable => {
-                return Err(ApiError::CaptchaUnavailable {
-                    retry_after_secs: state.retry_after_secs,
-                })
-            }
-        }
-    }
+    let header_token = req
+        .headers()
+        .get(CAPTCHA_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok());
+    guard
+        .verify_captcha(
+            submission.captcha_token.as_deref().or(header_token),
+            client_ip,
+            &state.metrics,
+        )
+        .await
+        .map_err(|refusal| match refusal {
+            CaptchaVerdict::Unavailable => ApiError::CaptchaUnavailable {
+                retry_after_secs: state.retry_after_secs,
+            },
+            _ => ApiError::CaptchaFailed,
+        })?;
     let accepted = AcceptedLead::stamp(lead, id, Utc::now());
     let keys = Keys {
         ip: client_ip,
@@ -225,9 +214,6 @@ fn client_ip(req: &HttpRequest, guard: &crate::abuse::Guard) -> std::net::IpAddr
     let peer = req
         .peer_addr()
         .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip());
-    if guard.proxies.is_empty() {
-        return peer;
-    }
     let forwarded = req
         .headers()
         .get_all(X_FORWARDED_FOR)
