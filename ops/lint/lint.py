@@ -55,7 +55,14 @@ GRAFANA_PROVISIONING = ROOT / "ops" / "grafana" / "provisioning"
 CATALOGUE = ROOT / "ops" / "lint" / "metrics.yml"
 NEGATIVE_CASES = ROOT / "ops" / "lint" / "chart-negative"
 CRD_SCHEMAS = ROOT / "ops" / "lint" / "crd-schemas"
-SHELL_SCRIPTS = [ROOT / "ops" / "lint" / "run"]
+SHELL_SCRIPTS = [
+    ROOT / "ops" / "lint" / "run",
+    ROOT / "ops" / "local" / "stack",
+    ROOT / "ops" / "local" / "e2e",
+    ROOT / "ops" / "ci" / "phase",
+    ROOT / ".ci" / "run",
+    ROOT / "bench" / "setup",
+]
 # GitHub Actions workflows, and broken ones that actionlint or the policy check must refuse.
 WORKFLOWS = ROOT / ".github" / "workflows"
 WORKFLOW_NEGATIVE_CASES = ROOT / "ops" / "lint" / "workflow-negative"

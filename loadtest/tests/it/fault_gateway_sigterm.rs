@@ -40,17 +40,19 @@ async fn a_gateway_stopped_under_load_drains_answers_every_request_and_loses_not
     let signalled = Instant::now();
     pipeline.gateway.terminate();
     // When the first probe that got 503 was sent (its round trip under load says
-    // nothing about how soon the gateway flipped).
+    // nothing about how soon the gateway flipped). Probed for the whole drain (3 s).
     let mut unready_after = None;
-    while unready_after.is_none() && signalled.elapsed() < Duration::from_secs(2) {
+    while unready_after.is_none() && signalled.elapsed() < Duration::from_secs(3) {
         let sent = signalled.elapsed();
         if pipeline.gateway.readiness().await == Some(503) {
             unready_after = Some(sent);
         }
     }
     let unready_after = unready_after.expect("/readyz answers 503 during the drain");
+    // It flips at once (milliseconds); the bound is the first half of the drain, so
+    // that a loaded machine does not break it while a gateway that flipped late would.
     assert!(
-        unready_after < Duration::from_millis(500),
+        unready_after < Duration::from_millis(1500),
         "still ready {unready_after:?} after SIGTERM"
     );
     let status = pipeline.gateway.wait_exit(Duration::from_secs(30)).await;

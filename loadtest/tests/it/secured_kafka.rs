@@ -153,9 +153,10 @@ async fn a_gateway_with_a_wrong_password_answers_503_never_202_and_logs_why_with
         let started = std::time::Instant::now();
         let response = post(&gateway.url(""), &format!("wrong-{n}")).await;
         assert_eq!(response.status(), 503, "{}", gateway.log_tail());
+        // Bounded by the delivery timeout (3 s); the limit is 5× that.
         assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{:?}",
+            started.elapsed() < Duration::from_secs(15),
+            "answered after {:?}, over 5× the delivery timeout",
             started.elapsed()
         );
         assert!(response.headers().contains_key("retry-after"));

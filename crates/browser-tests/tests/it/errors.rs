@@ -22,7 +22,8 @@ async fn an_invalid_email_and_a_missing_consent_are_shown_by_their_fields_and_no
     })
     .await;
     page.submit().await;
-    page.wait_for_state("invalid", Duration::from_secs(5)).await;
+    page.wait_for_state("invalid", Duration::from_secs(30))
+        .await;
     email_and_consent_errors_are_shown(&page).await;
     assert_eq!(page.field_error("name").await, "");
     assert_eq!(page.summary().await.len(), 2, "{:?}", page.summary().await);

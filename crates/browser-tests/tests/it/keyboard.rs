@@ -46,7 +46,8 @@ async fn a_keyboard_user_tabs_through_submits_with_enter_and_lands_on_the_error_
     );
 
     page.key(Key::Enter).await;
-    page.wait_for_state("invalid", Duration::from_secs(5)).await;
+    page.wait_for_state("invalid", Duration::from_secs(30))
+        .await;
     let focus = page.focus().await;
     assert_eq!(
         focus.element, "div#error-summary",

@@ -162,9 +162,12 @@ async fn a_consumer_crash_then_a_broker_crash_heals_on_its_own_and_loses_nothing
         );
     }
     let recovered = recovered.expect("the new instance owns every partition in the end");
+    // Expected within about two session timeouts and one check (the watchdog's own
+    // bound); the limit is 5 session timeouts, so a loaded two-core machine does not
+    // break it, while a member left idle for good (the 40 s of samples) still would.
     assert!(
-        recovered <= Duration::from_millis(2 * SESSION_MS + 3000),
-        "recovered {recovered:?} after the broker came back (bound: 2 × the session timeout + one check)\n{samples:?}"
+        recovered <= Duration::from_millis(5 * SESSION_MS),
+        "recovered {recovered:?} after the broker came back (expected about 2 × the session timeout + one check; limit 5 × the session timeout)\n{samples:?}"
     );
     assert_eq!(samples.last().and_then(|s| s.ready), Some(200));
     db.drop_database().await;

@@ -227,7 +227,7 @@ async fn publishes_above_the_in_flight_limit_are_shed_at_once() {
     let mut settings = settings();
     settings.max_in_flight = 2;
     let (app, sink) = spawn_with_memory(settings).await;
-    sink.set_mode(MemorySinkMode::Delay(Duration::from_millis(1500)));
+    sink.set_mode(MemorySinkMode::Delay(Duration::from_secs(3)));
     let held = tokio::spawn({
         let client = app.client.clone();
         let url = app.url("/v1/leads");
@@ -245,11 +245,14 @@ async fn publishes_above_the_in_flight_limit_are_shed_at_once() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // Shedding does not wait for a permit: the answer comes while both slow publishes
+    // still hold theirs (an ordering, not a wall-clock bound).
     let started = std::time::Instant::now();
     let response = app.post_lead(&lead()).await;
     assert!(
-        started.elapsed() < Duration::from_millis(1000),
-        "shedding must not wait"
+        !held.is_finished() && app.metrics.publishes_in_flight.get() == 2,
+        "shed only after a held publish finished ({:?} after the request)",
+        started.elapsed()
     );
     assert_eq!(response.headers().get("retry-after").unwrap(), "2");
     assert_eq!(problem(response, 503).await["code"], "overloaded");
@@ -280,7 +283,7 @@ async fn health_is_200_and_readiness_waits_for_the_sink_to_start() {
 #[tokio::test]
 async fn on_shutdown_readiness_fails_at_once_and_responses_close_their_connection_while_draining() {
     let mut settings = settings();
-    settings.drain_secs = 2;
+    settings.drain_secs = 3;
     let (mut app, _sink) = spawn_with_memory(settings).await;
     let before = app.post_lead(&lead()).await;
     assert_eq!(before.status(), 202);
@@ -292,9 +295,12 @@ async fn on_shutdown_readiness_fails_at_once_and_responses_close_their_connectio
     let signalled = std::time::Instant::now();
     let server = app.signal_shutdown();
     let readyz = app.get("/readyz").await;
+    // Readiness fails at once: within the drain, while the server still serves (an
+    // ordering, not a wall-clock bound).
     assert!(
-        signalled.elapsed() < Duration::from_millis(500),
-        "readiness answered at once"
+        !server.is_finished(),
+        "readiness answered only after the drain ({:?} after the signal)",
+        signalled.elapsed()
     );
     assert_eq!(readyz.headers().get("connection").unwrap(), "close");
     assert_eq!(
@@ -309,7 +315,7 @@ async fn on_shutdown_readiness_fails_at_once_and_responses_close_their_connectio
     }
     server.await.unwrap().unwrap();
     assert!(
-        signalled.elapsed() >= Duration::from_secs(2),
+        signalled.elapsed() >= Duration::from_secs(3),
         "served for the whole drain period, stopped after {:?}",
         signalled.elapsed()
     );

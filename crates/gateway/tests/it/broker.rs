@@ -76,11 +76,13 @@ async fn with_the_broker_down_the_gateway_stays_ready_answers_503_fast_and_recov
             "not ready {:?} into the outage",
             outage.elapsed()
         );
+        // Bounded by the delivery timeout (2 s), not held until the broker is back;
+        // the limit is 5× that, so a busy machine does not break it.
         let started = std::time::Instant::now();
         let response = app.post_lead(&lead()).await;
         assert!(
-            started.elapsed() < Duration::from_millis(2500),
-            "answered within the delivery timeout (2 s), took {:?}",
+            started.elapsed() < Duration::from_secs(10),
+            "answered within 5× the delivery timeout (2 s), took {:?}",
             started.elapsed()
         );
         assert_eq!(response.headers().get("retry-after").unwrap(), "2");
