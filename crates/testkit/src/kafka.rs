@@ -206,3 +206,36 @@ pub fn find_by_key(
     }
     Ok(found)
 }
+
+/// Whether `group` has committed every record of `topic`: in each partition its committed
+/// offset is at the high watermark (or the partition is empty). Asked as an observer:
+/// the group's members are not disturbed.
+pub fn group_caught_up(
+    cluster: &(impl Access + ?Sized),
+    topic: &str,
+    group: &str,
+) -> anyhow::Result<bool> {
+    use rdkafka::consumer::BaseConsumer;
+    use rdkafka::{Offset, TopicPartitionList};
+    let observer: BaseConsumer = cluster
+        .settings()
+        .create(ClientRole::GroupObserver { group_id: group }, &[])?;
+    let timeout = Duration::from_secs(10);
+    let metadata = observer.fetch_metadata(Some(topic), timeout)?;
+    let mut partitions = TopicPartitionList::new();
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        partitions.add_partition(topic, partition.id());
+    }
+    let committed = observer.committed_offsets(partitions, timeout)?;
+    for element in committed.elements() {
+        let (low, high) = observer.fetch_watermarks(topic, element.partition(), timeout)?;
+        let caught_up = match element.offset() {
+            Offset::Offset(offset) => offset >= high,
+            _ => high == low,
+        };
+        if !caught_up {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}

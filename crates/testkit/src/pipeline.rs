@@ -84,6 +84,34 @@ impl Pipeline {
         self.consumer.url("/metrics")
     }
 
+    /// Waits until the consumer has committed every record on the topic: whatever the
+    /// gateway had published (answered 202) when this is called is then stored or
+    /// dead-lettered. A condition to poll for instead of a guessed settle time.
+    pub async fn wait_until_consumed(&self, timeout: Duration) {
+        crate::wait_for(
+            &format!(
+                "group {} to commit everything on {}",
+                self.group, self.topic
+            ),
+            timeout,
+            || {
+                let (brokers, topic, group) =
+                    (self.brokers.clone(), self.topic.clone(), self.group.clone());
+                async move {
+                    tokio::task::spawn_blocking(move || {
+                        kafka::group_caught_up(brokers.as_str(), &topic, &group)
+                    })
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .filter(|&caught_up| caught_up)
+                    .map(|_| ())
+                }
+            },
+        )
+        .await;
+    }
+
     /// Both services' last log lines, for assertion messages.
     pub fn logs(&self) -> String {
         format!("{}\n{}", self.gateway.log_tail(), self.consumer.log_tail())

@@ -69,7 +69,10 @@ async fn an_invalid_email_and_a_missing_consent_are_shown_by_their_fields_and_no
     assert_eq!(page.field_error("phone_number").await, "");
     assert_eq!(page.focus().await.element, "div#error-summary");
 
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    stage
+        .pipeline
+        .wait_until_consumed(Duration::from_secs(60))
+        .await;
     assert_eq!(stage.pipeline.db.count().await, 0, "nothing is stored");
     stage.finish().await;
 }

@@ -29,7 +29,11 @@ async fn a_bot_that_fills_the_hidden_field_is_answered_as_accepted_and_nothing_i
     page.wait_for_state("done", Duration::from_secs(20)).await;
     assert!(page.reference().await.is_some(), "the bot sees a reference");
 
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Had it been published, the consumer would have stored it once caught up.
+    stage
+        .pipeline
+        .wait_until_consumed(Duration::from_secs(60))
+        .await;
     assert_eq!(stage.pipeline.db.count().await, 0, "nothing is stored");
     stage.finish().await;
 }

@@ -73,8 +73,11 @@ impl Stage {
             },
         )
         .await;
-        // A second request with another key would have been published by now.
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Everything the gateway accepted so far (a second request with another key
+        // would have been answered by now) is stored once the consumer has caught up.
+        self.pipeline
+            .wait_until_consumed(Duration::from_secs(60))
+            .await;
         db.ids().await
     }
 
