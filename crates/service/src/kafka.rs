@@ -499,11 +499,17 @@ impl KafkaSettings {
     }
 }
 
-/// Safety settings leadpipe always sets itself, and why.
+/// Safety settings leadpipe always sets itself, and why. This list and [`DEDICATED`] are
+/// the one source of the pass-through policy: the Helm chart refuses the same keys from
+/// `helm/leadpipe/files/kafka-policy.json`, which a test below holds equal to them.
 const SAFETY: &[(&str, &str)] = &[
     (
         "acks",
         "acks=all: a lead is acknowledged only once every in-sync replica has it",
+    ),
+    (
+        "request.required.acks",
+        "librdkafka's other name for acks, which is always all",
     ),
     (
         "enable.idempotence",
@@ -639,10 +645,38 @@ mod tests {
         assert!("novalue".parse::<KafkaProperties>().is_err());
     }
 
+    /// The chart's copy of the policy (`helm/leadpipe/files/kafka-policy.json`, read by
+    /// its `kafka.properties` check) says exactly what the binaries refuse.
+    #[test]
+    fn the_charts_kafka_policy_is_the_binaries() {
+        let quoted = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(key, value)| format!("    {key:?}: {value:?}"))
+                .collect::<Vec<_>>()
+                .join(",\n")
+        };
+        let expected = format!(
+            "{{\n  \"safety\": {{\n{}\n  }},\n  \"dedicated\": {{\n{}\n  }}\n}}\n",
+            quoted(SAFETY),
+            quoted(DEDICATED)
+        );
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../helm/leadpipe/files/kafka-policy.json"
+        );
+        let chart = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            chart == expected,
+            "{path} differs from SAFETY and DEDICATED in crates/service/src/kafka.rs; it should read:\n{expected}"
+        );
+    }
+
     #[test]
     fn a_pass_through_of_a_safety_setting_is_refused_with_the_reason() {
         for key in [
             "acks",
+            "request.required.acks",
             "enable.idempotence",
             "enable.auto.commit",
             "auto.offset.reset",

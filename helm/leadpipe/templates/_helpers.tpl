@@ -641,14 +641,22 @@ Kafka security settings that belong together.
 {{- if and (not (include "leadpipe.kafkaTls" .)) (or (include "leadpipe.kafkaCa" .) (include "leadpipe.kafkaClientCert" .)) }}
 {{- fail (printf "kafka.tls.ca / kafka.tls.clientCert are set, but kafka.securityProtocol (%s) does not use TLS: use ssl or sasl_ssl" $protocol) }}
 {{- end }}
-{{- $safety := list "acks" "request.required.acks" "enable.idempotence" "enable.auto.commit" "enable.auto.offset.store" "auto.offset.reset" }}
-{{- $own := dict "bootstrap.servers" "kafka.brokers" "metadata.broker.list" "kafka.brokers" "security.protocol" "kafka.securityProtocol" "sasl.mechanism" "kafka.sasl.mechanism" "sasl.mechanisms" "kafka.sasl.mechanism" "sasl.username" "kafka.sasl.username" "sasl.password" "kafka.sasl.existingSecret" "ssl.ca.location" "kafka.tls.ca" "ssl.certificate.location" "kafka.tls.clientCert" "ssl.key.location" "kafka.tls.clientCert" "ssl.key.password" "kafka.tls.clientCert" }}
+{{- /* The binaries' own pass-through policy (crates/service/src/kafka.rs, SAFETY and
+DEDICATED; a test there keeps this file equal to them): what they refuse at start, the
+chart refuses here. Where a setting has a chart value, the message names the value. */}}
+{{- $policy := .Files.Get "files/kafka-policy.json" | fromJson }}
+{{- $chartValue := dict "LEADPIPE_KAFKA_BROKERS" "kafka.brokers" "LEADPIPE_KAFKA_SECURITY_PROTOCOL" "kafka.securityProtocol" "LEADPIPE_KAFKA_SASL_MECHANISM" "kafka.sasl.mechanism" "LEADPIPE_KAFKA_SASL_USERNAME" "kafka.sasl.username" "LEADPIPE_KAFKA_SASL_PASSWORD_FILE" "kafka.sasl.existingSecret" "LEADPIPE_KAFKA_SSL_CA_LOCATION" "kafka.tls.ca" "LEADPIPE_KAFKA_SSL_CERTIFICATE_LOCATION" "kafka.tls.clientCert" "LEADPIPE_KAFKA_SSL_KEY_LOCATION" "kafka.tls.clientCert" "LEADPIPE_KAFKA_SSL_KEY_PASSWORD_FILE" "kafka.tls.clientCert" "LEADPIPE_GROUP_ID" "kafka.consumerGroup" "LEADPIPE_KAFKA_DELIVERY_TIMEOUT_MS" "gateway.config.kafkaDeliveryTimeoutMs" }}
 {{- range $key, $_ := .Values.kafka.properties }}
-{{- if has $key $safety }}
-{{- fail (printf "kafka.properties: %s is a safety setting the binaries refuse to take from LEADPIPE_KAFKA_PROPERTIES" $key) }}
+{{- if hasKey $policy.safety $key }}
+{{- fail (printf "kafka.properties: %s is a safety setting the binaries refuse to take from LEADPIPE_KAFKA_PROPERTIES (%s)" $key (get $policy.safety $key)) }}
 {{- end }}
-{{- if hasKey $own $key }}
-{{- fail (printf "kafka.properties: %s has its own value, set %s instead" $key (get $own $key)) }}
+{{- if hasKey $policy.dedicated $key }}
+{{- $setting := get $policy.dedicated $key }}
+{{- if hasKey $chartValue $setting }}
+{{- fail (printf "kafka.properties: %s has its own value, set %s instead" $key (get $chartValue $setting)) }}
+{{- else }}
+{{- fail (printf "kafka.properties: %s has its own value, set %s instead (in gateway.extraEnv or consumer.extraEnv)" $key $setting) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
