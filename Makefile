@@ -19,7 +19,7 @@ PHASE := ops/ci/phase
 # plain `cargo test` runs the same tests one binary at a time.
 ifneq ($(shell command -v cargo-nextest 2>/dev/null),)
 TEST := cargo nextest run --workspace --locked
-TEST_FREE := cargo nextest run --workspace --locked --no-fail-fast --status-level fail -E
+TEST_FREE := $(TEST) --no-fail-fast --status-level fail -E
 else
 TEST := cargo test --workspace --locked
 TEST_FREE = $(error make check needs cargo-nextest (cargo install cargo-nextest --locked))
@@ -110,9 +110,15 @@ bench:
 # of rustc, which is how `cargo clippy` runs it, but in a build instead of a check): the
 # dependencies are compiled once, for the lints and for the tests alike, where `cargo
 # clippy` checks every one of them a second time in a mode the tests cannot use. With
-# the same two variables in its environment, `make test` has nothing left to build
-# (.ci/run exports them).
-CLIPPY_BUILD := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+# LEADPIPE_SHARE_CLIPPY_BUILD set (.ci/run sets it) every cargo command here builds that
+# way, so `make test` after `make lint` has nothing left to build.
+CLIPPY_WRAPPER := clippy-driver
+CLIPPY_DENY := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+CLIPPY_BUILD := RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_WRAPPER) CLIPPY_ARGS=$(CLIPPY_DENY)
+ifdef LEADPIPE_SHARE_CLIPPY_BUILD
+export RUSTC_WORKSPACE_WRAPPER := $(CLIPPY_WRAPPER)
+export CLIPPY_ARGS := $(CLIPPY_DENY)
+endif
 
 lint:
 	$(PHASE) "lint: system libraries" ops/local/stack libs

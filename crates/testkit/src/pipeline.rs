@@ -98,14 +98,11 @@ impl Pipeline {
                 let (brokers, topic, group) =
                     (self.brokers.clone(), self.topic.clone(), self.group.clone());
                 async move {
-                    tokio::task::spawn_blocking(move || {
+                    let caught_up = tokio::task::spawn_blocking(move || {
                         kafka::group_caught_up(brokers.as_str(), &topic, &group)
                     })
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .filter(|&caught_up| caught_up)
-                    .map(|_| ())
+                    .await;
+                    matches!(caught_up, Ok(Ok(true))).then_some(())
                 }
             },
         )

@@ -652,11 +652,8 @@ chart refuses here. Where a setting has a chart value, the message names the val
 {{- end }}
 {{- if hasKey $policy.dedicated $key }}
 {{- $setting := get $policy.dedicated $key }}
-{{- if hasKey $chartValue $setting }}
-{{- fail (printf "kafka.properties: %s has its own value, set %s instead" $key (get $chartValue $setting)) }}
-{{- else }}
-{{- fail (printf "kafka.properties: %s has its own value, set %s instead (in gateway.extraEnv or consumer.extraEnv)" $key $setting) }}
-{{- end }}
+{{- $where := ternary "" " (in gateway.extraEnv or consumer.extraEnv)" (hasKey $chartValue $setting) }}
+{{- fail (printf "kafka.properties: %s has its own value, set %s instead%s" $key (get $chartValue $setting | default $setting) $where) }}
 {{- end }}
 {{- end }}
 {{- end }}
