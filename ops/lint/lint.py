@@ -407,6 +407,71 @@ def check_workspace_binaries() -> None:
         require(binary in names, f"the workspace builds no binary named {binary} (Dockerfile copies it)")
 
 
+# Module trees whose modules must depend one way: (directory, how its files name a
+# sibling module). A module that imports one that imports it back (directly or through
+# others) is a cycle: the two can no longer be read, changed or tested apart.
+LAYERED_MODULES = [
+    (ROOT / "crates" / "domain" / "src", ("crate::",)),
+    (ROOT / "crates" / "gateway" / "src" / "abuse", ("super::", "crate::abuse::")),
+]
+
+
+def module_imports(text: str, prefixes: tuple[str, ...], modules: set[str]) -> set[str]:
+    """The sibling modules a file's non-test code names."""
+    text = text.split("#[cfg(test)]", 1)[0]
+    found: set[str] = set()
+    for prefix in prefixes:
+        escaped = re.escape(prefix)
+        for name in re.findall(escaped + r"([a-z_][a-z0-9_]*)", text):
+            found.add(name)
+        for group in re.findall(escaped + r"\{([^}]*)\}", text):
+            found.update(item.strip().split("::")[0] for item in group.split(","))
+    return found & modules
+
+
+def module_graph(files: dict[str, str], prefixes: tuple[str, ...]) -> dict[str, set[str]]:
+    modules = set(files)
+    return {name: module_imports(text, prefixes, modules) - {name} for name, text in files.items()}
+
+
+def module_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of the graph, as the path that closes it, or None."""
+    state: dict[str, str] = {}
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return path[path.index(nxt):] + [node, nxt] if nxt in path else [node, nxt]
+            if nxt not in state and (found := visit(nxt, path + [node])):
+                return found
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node, [])):
+            return found
+    return None
+
+
+def check_module_cycles() -> None:
+    # The check must be able to fail: a made-up pair that imports each other is a cycle.
+    require(module_cycle(module_graph({"a": "use crate::b::X;", "b": "use crate::{a::Y, c};", "c": ""},
+                                      ("crate::",))) == ["a", "b", "a"],
+            "the module-cycle check does not see a two-module cycle")
+    for directory, prefixes in LAYERED_MODULES:
+        files: dict[str, str] = {}
+        for path in sorted(directory.iterdir()):
+            if path.name in ("lib.rs", "main.rs", "mod.rs"):
+                continue
+            if path.is_dir():
+                files[path.name] = "\n".join(p.read_text() for p in sorted(path.rglob("*.rs")))
+            elif path.suffix == ".rs":
+                files[path.stem] = path.read_text()
+        cycle = module_cycle(module_graph(files, prefixes))
+        require(cycle is None, f"{directory.relative_to(ROOT)}: modules import each other: {' -> '.join(cycle or [])}")
+
+
 def crate_sources(component: str) -> str | None:
     src = ROOT / "crates" / component / "src"
     if not src.is_dir():
@@ -2637,6 +2702,7 @@ def main(argv: list[str]) -> int:
     c("docker: image structure (multi-stage, cargo-chef, distroless nonroot, no HEALTHCHECK)", check_dockerfile_structure)
     c("docker: .dockerignore keeps the workspace, drops the rest", check_dockerignore)
     c("docker: workspace builds the binaries the images copy", check_workspace_binaries)
+    c("rust: no import cycle between the modules of crates/domain and gateway/src/abuse", check_module_cycles)
     c("shell: shellcheck ops/lint/run", check_shellcheck)
     c("contract: metrics.yml is well-formed (types, components, external metrics)", check_catalogue)
     c("contract: metrics, variables and routes exist in the crates", check_contract_against_sources)

@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use leadpipe_domain::{AcceptedLead, SCHEMA_VERSION};
+use leadpipe_domain::{AcceptedLead, LeadMessage, SCHEMA_VERSION};
 use leadpipe_service::Secret;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -45,17 +45,19 @@ pub struct InsertOutcome {
     pub inserted_ids: Vec<uuid::Uuid>,
 }
 
+/// The columns are the fields of the wire message ([`LeadMessage`]), in its order; a test
+/// below holds the two sets equal, so a field added to the message is a column here too.
 const INSERT_BATCH: &str = r#"
 INSERT INTO leads (
-    id, campaign, name, email, country_code, phone_e164, privacy_consent, consented_at,
-    received_at, utm_source, utm_medium, utm_campaign, utm_term, utm_content, page_url,
-    schema_version
+    schema_version, id, received_at, consented_at, campaign, name, email, country_code,
+    phone_e164, privacy_consent, utm_source, utm_medium, utm_campaign, utm_term,
+    utm_content, page_url
 )
-SELECT batch.*, $16::smallint
+SELECT $1::smallint, batch.*
 FROM UNNEST(
-    $1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[],
-    $8::timestamptz[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[],
-    $14::text[], $15::text[]
+    $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[], $7::text[],
+    $8::text[], $9::text[], $10::boolean[], $11::text[], $12::text[], $13::text[],
+    $14::text[], $15::text[], $16::text[]
 ) AS batch
 ON CONFLICT (id) DO NOTHING
 RETURNING id
@@ -111,25 +113,28 @@ impl LeadStore {
         if leads.is_empty() {
             return Ok(InsertOutcome::default());
         }
-        let unique = unique_by_id(leads);
-        let columns = Columns::from_leads(&unique);
+        let messages: Vec<LeadMessage<'_>> = unique_by_id(leads)
+            .into_iter()
+            .map(LeadMessage::from)
+            .collect();
+        let columns = Columns::from_messages(&messages);
         let result = sqlx::query(INSERT_BATCH)
+            .bind(i16::try_from(SCHEMA_VERSION).expect("schema version fits a smallint"))
             .bind(columns.id)
+            .bind(columns.received_at)
+            .bind(columns.consented_at)
             .bind(columns.campaign)
             .bind(columns.name)
             .bind(columns.email)
             .bind(columns.country_code)
             .bind(columns.phone_e164)
             .bind(columns.privacy_consent)
-            .bind(columns.consented_at)
-            .bind(columns.received_at)
             .bind(columns.utm_source)
             .bind(columns.utm_medium)
             .bind(columns.utm_campaign)
             .bind(columns.utm_term)
             .bind(columns.utm_content)
             .bind(columns.page_url)
-            .bind(i16::try_from(SCHEMA_VERSION).expect("schema version fits a smallint"))
             .fetch_all(&self.pool)
             .await?;
         let inserted_ids: Vec<uuid::Uuid> = result
@@ -167,17 +172,17 @@ pub fn unique_by_id(leads: &[AcceptedLead]) -> Vec<&AcceptedLead> {
     unique
 }
 
-/// One array per column, borrowing from the leads.
+/// One array per column, in the message's field order, borrowing from the messages.
 struct Columns<'a> {
     id: Vec<uuid::Uuid>,
+    received_at: Vec<chrono::DateTime<chrono::Utc>>,
+    consented_at: Vec<Option<chrono::DateTime<chrono::Utc>>>,
     campaign: Vec<&'a str>,
     name: Vec<&'a str>,
     email: Vec<&'a str>,
-    country_code: Vec<String>,
+    country_code: Vec<&'a str>,
     phone_e164: Vec<&'a str>,
     privacy_consent: Vec<bool>,
-    consented_at: Vec<Option<chrono::DateTime<chrono::Utc>>>,
-    received_at: Vec<chrono::DateTime<chrono::Utc>>,
     utm_source: Vec<Option<&'a str>>,
     utm_medium: Vec<Option<&'a str>>,
     utm_campaign: Vec<Option<&'a str>>,
@@ -187,45 +192,63 @@ struct Columns<'a> {
 }
 
 impl<'a> Columns<'a> {
-    fn from_leads(leads: &[&'a AcceptedLead]) -> Self {
-        let n = leads.len();
-        let mut c = Columns {
-            id: Vec::with_capacity(n),
-            campaign: Vec::with_capacity(n),
-            name: Vec::with_capacity(n),
-            email: Vec::with_capacity(n),
-            country_code: Vec::with_capacity(n),
-            phone_e164: Vec::with_capacity(n),
-            privacy_consent: Vec::with_capacity(n),
-            consented_at: Vec::with_capacity(n),
-            received_at: Vec::with_capacity(n),
-            utm_source: Vec::with_capacity(n),
-            utm_medium: Vec::with_capacity(n),
-            utm_campaign: Vec::with_capacity(n),
-            utm_term: Vec::with_capacity(n),
-            utm_content: Vec::with_capacity(n),
-            page_url: Vec::with_capacity(n),
-        };
-        for accepted in leads {
-            let lead = &accepted.lead;
-            let label =
-                |l: &'a Option<leadpipe_domain::field::Label>| l.as_ref().map(|l| l.as_str());
-            c.id.push(accepted.id.as_uuid());
-            c.campaign.push(lead.campaign.as_str());
-            c.name.push(lead.name.as_str());
-            c.email.push(lead.email.as_str());
-            c.country_code.push(lead.phone.calling_code().to_string());
-            c.phone_e164.push(lead.phone.e164());
-            c.privacy_consent.push(lead.privacy_consent);
-            c.consented_at.push(accepted.consented_at);
-            c.received_at.push(accepted.received_at);
-            c.utm_source.push(label(&lead.utm.source));
-            c.utm_medium.push(label(&lead.utm.medium));
-            c.utm_campaign.push(label(&lead.utm.campaign));
-            c.utm_term.push(label(&lead.utm.term));
-            c.utm_content.push(label(&lead.utm.content));
-            c.page_url.push(lead.page_url.as_ref().map(|u| u.as_str()));
+    fn from_messages(messages: &'a [LeadMessage<'a>]) -> Self {
+        fn column<'a, T>(
+            messages: &'a [LeadMessage<'a>],
+            f: impl Fn(&'a LeadMessage<'a>) -> T,
+        ) -> Vec<T> {
+            messages.iter().map(f).collect()
         }
-        c
+        let text = |m: &'a Option<std::borrow::Cow<'a, str>>| m.as_deref();
+        Columns {
+            id: column(messages, |m| m.id.as_uuid()),
+            received_at: column(messages, |m| m.received_at),
+            consented_at: column(messages, |m| m.consented_at),
+            campaign: column(messages, |m| &*m.campaign),
+            name: column(messages, |m| &*m.name),
+            email: column(messages, |m| &*m.email),
+            country_code: column(messages, |m| &*m.country_code),
+            phone_e164: column(messages, |m| &*m.phone_e164),
+            privacy_consent: column(messages, |m| m.privacy_consent),
+            utm_source: column(messages, |m| text(&m.utm_source)),
+            utm_medium: column(messages, |m| text(&m.utm_medium)),
+            utm_campaign: column(messages, |m| text(&m.utm_campaign)),
+            utm_term: column(messages, |m| text(&m.utm_term)),
+            utm_content: column(messages, |m| text(&m.utm_content)),
+            page_url: column(messages, |m| text(&m.page_url)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The column list of [`INSERT_BATCH`], in order.
+    fn inserted_columns() -> Vec<String> {
+        let list = INSERT_BATCH
+            .split_once("INSERT INTO leads (")
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .expect("an INSERT with a column list")
+            .0;
+        list.split(',').map(|c| c.trim().to_owned()).collect()
+    }
+
+    #[test]
+    fn the_insert_writes_every_field_of_the_message() {
+        let mut message = leadpipe_testkit::leads::lead_message(1);
+        for optional in [
+            &mut message.utm_medium,
+            &mut message.utm_term,
+            &mut message.utm_content,
+        ] {
+            *optional = Some("set".into());
+        }
+        let json: serde_json::Value = serde_json::from_slice(&message.to_json()).unwrap();
+        // serde_json's map is sorted by key: compare the two lists sorted.
+        let fields: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+        let mut columns = inserted_columns();
+        columns.sort();
+        assert_eq!(columns, fields);
     }
 }

@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::request::MalformedJson;
+use crate::error::MalformedJson;
 
 /// A field's value, as far as the parser cares.
 #[derive(Debug, Clone, PartialEq, Eq)]

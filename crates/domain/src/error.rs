@@ -123,3 +123,37 @@ impl FieldRejection {
         FieldError::new(field, self.code, self.message)
     }
 }
+
+/// Where and how a body failed to be JSON. Carries positions, never content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedJson {
+    pub problem: &'static str,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl std::fmt::Display for MalformedJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at line {} column {}",
+            self.problem, self.line, self.column
+        )
+    }
+}
+
+impl MalformedJson {
+    pub(crate) fn from_serde(error: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        let problem = match error.classify() {
+            Category::Eof => "unexpected end of input",
+            Category::Syntax | Category::Io => "invalid JSON syntax",
+            Category::Data => "unexpected JSON structure",
+        };
+        Self {
+            problem,
+            line: error.line(),
+            column: error.column(),
+        }
+    }
+}

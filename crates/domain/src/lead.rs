@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 
 use crate::field::{Campaign, EmailAddress, Label, PageUrl, PersonName, PhoneNumber};
 use crate::id::LeadId;
-use crate::request::LeadRequest;
 
 /// The campaign of canary leads: synthetic leads the gateways publish to measure the
 /// pipeline end to end (see `leadpipe-gateway`'s `LEADPIPE_CANARY_INTERVAL_SECS`). The
@@ -68,27 +67,6 @@ impl Lead {
     pub fn is_canary(&self) -> bool {
         self.campaign.as_str() == CANARY_CAMPAIGN
     }
-
-    /// The request body that submits this lead again, in normalised form. Parsing it
-    /// gives back an equal `Lead`.
-    pub fn to_request(&self) -> LeadRequest {
-        let label = |l: &Option<Label>| l.as_ref().map(|l| l.as_str().to_owned());
-        LeadRequest {
-            name: self.name.as_str().to_owned(),
-            email: self.email.as_str().to_owned(),
-            country_code: self.phone.calling_code().to_string(),
-            phone_number: self.phone.national_digits().to_owned(),
-            privacy_consent: self.privacy_consent,
-            campaign: Some(self.campaign.as_str().to_owned()),
-            utm_source: label(&self.utm.source),
-            utm_medium: label(&self.utm.medium),
-            utm_campaign: label(&self.utm.campaign),
-            utm_term: label(&self.utm.term),
-            utm_content: label(&self.utm.content),
-            page_url: self.page_url.as_ref().map(|u| u.as_str().to_owned()),
-            captcha_token: None,
-        }
-    }
 }
 
 /// A lead the gateway accepted: its id, when it arrived, and when consent was given
@@ -110,26 +88,5 @@ impl AcceptedLead {
             consented_at,
             lead,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_canary_lead_is_valid_and_recognisable() {
-        let canary = Lead::canary();
-        assert!(canary.is_canary());
-        assert_eq!(canary.phone.e164(), "+821000000000");
-        let body = serde_json::to_vec(&canary.to_request()).unwrap();
-        let parsed = crate::parse_submission(&body, ConsentPolicy::default()).unwrap();
-        assert_eq!(parsed, canary, "it passes the gateway's own rules");
-        assert!(!crate::parse_submission(
-            br#"{"name":"a","email":"a@b.co","country_code":"+82","phone_number":"010-1234-5678","privacy_consent":true}"#,
-            ConsentPolicy::default()
-        )
-        .unwrap()
-        .is_canary());
     }
 }

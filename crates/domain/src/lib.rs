@@ -4,15 +4,22 @@
 //! Components:
 //! - [`field`]: one newtype per lead field (`PersonName`, `EmailAddress`, `PhoneNumber`,
 //!   `Label`, `PageUrl`), each with a `parse` that is the only way to build it.
-//! - [`request`]: the JSON body of `POST /v1/leads` and [`request::parse_submission`],
-//!   which turns raw bytes into a [`Lead`] or reports every failing field; the body is
-//!   read in one pass, strings borrowed, duplicate keys refused (`body`).
 //! - [`lead`]: the parsed [`Lead`] and the [`AcceptedLead`] the gateway stamps with an id
 //!   and timestamps.
+//! - `parse`: the one step from raw text to a [`Lead`] (every field through its
+//!   newtype, every failure collected). Both encodings below come through it.
+//! - [`request`]: the first encoding, the JSON body of `POST /v1/leads`, and
+//!   [`request::parse_submission`], which turns raw bytes into a [`Lead`] or reports
+//!   every failing field; the body is read in one pass, strings borrowed, duplicate keys
+//!   refused (`body`).
+//! - [`message`]: the second encoding, [`LeadMessage`], the wire format on the `leads`
+//!   topic (versioned), and its decoding, which re-validates so a consumer never stores
+//!   an invalid lead. The consumer's table columns are its fields.
 //! - [`id`]: lead ids — UUIDv7 by default, UUIDv5 from an `Idempotency-Key`.
-//! - [`message`]: [`LeadMessage`], the wire format on the `leads` topic (versioned), and
-//!   its decoding, which re-validates so a consumer never stores an invalid lead.
-//! - [`error`]: field errors shared by the request parser and the message decoder.
+//! - [`error`]: field errors and malformed-JSON positions, shared by both encodings.
+//!
+//! Modules depend one way, never back: `error` ← `field`, `id` ← `lead` ← `parse` ←
+//! `request`, `message` (`ops/lint` checks that no module imports one that imports it).
 //!
 //! Once a `Lead` exists it is valid: no unchecked `String` travels past the parsers.
 
@@ -22,9 +29,10 @@ pub mod field;
 pub mod id;
 pub mod lead;
 pub mod message;
+mod parse;
 pub mod request;
 
-pub use error::{FieldError, FieldErrorCode, FieldErrors};
+pub use error::{FieldError, FieldErrorCode, FieldErrors, MalformedJson};
 pub use id::{IdempotencyKey, LeadId};
 pub use lead::{AcceptedLead, ConsentPolicy, Lead, Utm, CANARY_CAMPAIGN};
 pub use message::{DecodeError, LeadMessage, SCHEMA_VERSION};

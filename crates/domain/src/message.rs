@@ -18,41 +18,52 @@
 //! Additive, optional fields may be added within a version; consumers ignore fields
 //! they do not know. Anything else is a new `schema_version`.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{FieldError, FieldErrorCode, FieldErrors};
+use crate::error::{FieldError, FieldErrorCode, FieldErrors, MalformedJson};
+use crate::field::Label;
 use crate::id::LeadId;
 use crate::lead::{AcceptedLead, ConsentPolicy};
-use crate::request::{MalformedJson, RawLead, RawPhone};
+use crate::parse::{RawLead, RawPhone};
 
 pub const SCHEMA_VERSION: u16 = 1;
 
+/// One lead on the topic. Its text borrows: from an [`AcceptedLead`] when the gateway
+/// encodes (nothing is copied), and from the record's bytes when the consumer decodes
+/// (a string without escapes is not copied). [`LeadMessage::into_owned`] detaches it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LeadMessage {
+pub struct LeadMessage<'a> {
     pub schema_version: u16,
     pub id: LeadId,
     pub received_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consented_at: Option<DateTime<Utc>>,
-    pub campaign: String,
-    pub name: String,
-    pub email: String,
-    pub country_code: String,
-    pub phone_e164: String,
+    #[serde(borrow)]
+    pub campaign: Cow<'a, str>,
+    #[serde(borrow)]
+    pub name: Cow<'a, str>,
+    #[serde(borrow)]
+    pub email: Cow<'a, str>,
+    #[serde(borrow)]
+    pub country_code: Cow<'a, str>,
+    #[serde(borrow)]
+    pub phone_e164: Cow<'a, str>,
     pub privacy_consent: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub utm_source: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub utm_medium: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub utm_campaign: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub utm_term: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub utm_content: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_url: Option<String>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub utm_source: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub utm_medium: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub utm_campaign: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub utm_term: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub utm_content: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub page_url: Option<Cow<'a, str>>,
 }
 
 /// Why a message on the topic cannot be stored. Each reason is a dead-letter reason.
@@ -85,91 +96,36 @@ fn describe(errors: &FieldErrors) -> String {
     parts.join(", ")
 }
 
-impl From<&AcceptedLead> for LeadMessage {
-    fn from(accepted: &AcceptedLead) -> Self {
+impl<'a> From<&'a AcceptedLead> for LeadMessage<'a> {
+    fn from(accepted: &'a AcceptedLead) -> Self {
         let lead = &accepted.lead;
-        let text = |l: &Option<crate::field::Label>| l.as_ref().map(|l| l.as_str().to_owned());
+        let label = |l: &'a Option<Label>| l.as_ref().map(|l| Cow::Borrowed(l.as_str()));
         Self {
             schema_version: SCHEMA_VERSION,
             id: accepted.id,
             received_at: accepted.received_at,
             consented_at: accepted.consented_at,
-            campaign: lead.campaign.as_str().to_owned(),
-            name: lead.name.as_str().to_owned(),
-            email: lead.email.as_str().to_owned(),
-            country_code: lead.phone.calling_code().to_string(),
-            phone_e164: lead.phone.e164().to_owned(),
-            privacy_consent: lead.privacy_consent,
-            utm_source: text(&lead.utm.source),
-            utm_medium: text(&lead.utm.medium),
-            utm_campaign: text(&lead.utm.campaign),
-            utm_term: text(&lead.utm.term),
-            utm_content: text(&lead.utm.content),
-            page_url: lead.page_url.as_ref().map(|u| u.as_str().to_owned()),
-        }
-    }
-}
-
-/// The wire form of a lead, borrowed from an [`AcceptedLead`]: the same fields, order and
-/// omissions as [`LeadMessage`], written without copying a field.
-#[derive(Serialize)]
-struct WireLead<'a> {
-    schema_version: u16,
-    id: LeadId,
-    received_at: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    consented_at: Option<DateTime<Utc>>,
-    campaign: &'a str,
-    name: &'a str,
-    email: &'a str,
-    country_code: crate::field::CallingCode,
-    phone_e164: &'a str,
-    privacy_consent: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    utm_source: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    utm_medium: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    utm_campaign: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    utm_term: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    utm_content: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    page_url: Option<&'a str>,
-}
-
-impl AcceptedLead {
-    /// The Kafka record value of this lead: the same bytes as
-    /// `LeadMessage::from(self).to_json()`, without copying the fields first.
-    pub fn to_message_json(&self) -> Vec<u8> {
-        let lead = &self.lead;
-        let wire = WireLead {
-            schema_version: SCHEMA_VERSION,
-            id: self.id,
-            received_at: self.received_at,
-            consented_at: self.consented_at,
-            campaign: lead.campaign.as_str(),
-            name: lead.name.as_str(),
-            email: lead.email.as_str(),
-            country_code: lead.phone.calling_code(),
-            phone_e164: lead.phone.e164(),
+            campaign: Cow::Borrowed(lead.campaign.as_str()),
+            name: Cow::Borrowed(lead.name.as_str()),
+            email: Cow::Borrowed(lead.email.as_str()),
+            country_code: Cow::Owned(lead.phone.calling_code().to_string()),
+            phone_e164: Cow::Borrowed(lead.phone.e164()),
             privacy_consent: lead.privacy_consent,
             utm_source: label(&lead.utm.source),
             utm_medium: label(&lead.utm.medium),
             utm_campaign: label(&lead.utm.campaign),
             utm_term: label(&lead.utm.term),
             utm_content: label(&lead.utm.content),
-            page_url: lead.page_url.as_ref().map(crate::field::PageUrl::as_str),
-        };
-        let mut out = Vec::with_capacity(512);
-        serde_json::to_writer(&mut out, &wire).expect("a lead always serializes");
-        out
+            page_url: lead.page_url.as_ref().map(|u| Cow::Borrowed(u.as_str())),
+        }
     }
 }
 
-fn label(label: &Option<crate::field::Label>) -> Option<&str> {
-    label.as_ref().map(crate::field::Label::as_str)
+impl AcceptedLead {
+    /// The Kafka record value of this lead.
+    pub fn to_message_json(&self) -> Vec<u8> {
+        LeadMessage::from(self).to_json()
+    }
 }
 
 #[derive(Deserialize)]
@@ -177,10 +133,35 @@ struct VersionProbe {
     schema_version: Option<serde_json::Value>,
 }
 
-impl LeadMessage {
+impl LeadMessage<'_> {
     /// The Kafka record value.
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("a LeadMessage always serializes")
+        let mut out = Vec::with_capacity(512);
+        serde_json::to_writer(&mut out, self).expect("a LeadMessage always serializes");
+        out
+    }
+
+    /// The same message, owning its text.
+    pub fn into_owned(self) -> LeadMessage<'static> {
+        let own = |text: Cow<'_, str>| Cow::Owned(text.into_owned());
+        LeadMessage {
+            schema_version: self.schema_version,
+            id: self.id,
+            received_at: self.received_at,
+            consented_at: self.consented_at,
+            campaign: own(self.campaign),
+            name: own(self.name),
+            email: own(self.email),
+            country_code: own(self.country_code),
+            phone_e164: own(self.phone_e164),
+            privacy_consent: self.privacy_consent,
+            utm_source: self.utm_source.map(own),
+            utm_medium: self.utm_medium.map(own),
+            utm_campaign: self.utm_campaign.map(own),
+            utm_term: self.utm_term.map(own),
+            utm_content: self.utm_content.map(own),
+            page_url: self.page_url.map(own),
+        }
     }
 
     /// Decodes a record value and re-validates the lead with the same rules the gateway
@@ -202,7 +183,7 @@ impl LeadMessage {
                 }))
             }
         }
-        let message: LeadMessage = serde_json::from_slice(payload)
+        let message: LeadMessage<'_> = serde_json::from_slice(payload)
             .map_err(|e| DecodeError::Malformed(MalformedJson::from_serde(&e)))?;
         message.validate(policy).map_err(DecodeError::Invalid)
     }

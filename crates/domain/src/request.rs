@@ -6,9 +6,10 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::body::{read_object, Scalar};
-use crate::error::{FieldError, FieldErrorCode, FieldErrors};
-use crate::field::{CallingCode, Campaign, EmailAddress, Label, PageUrl, PersonName, PhoneNumber};
-use crate::lead::{ConsentPolicy, Lead, Utm};
+use crate::error::{FieldError, FieldErrorCode, FieldErrors, MalformedJson};
+use crate::field::Label;
+use crate::lead::{ConsentPolicy, Lead};
+use crate::parse::{RawLead, RawPhone};
 
 /// The JSON a client sends. This type documents the API and is what clients build; the
 /// server parses bodies with [`parse_submission`], which checks each field on its own.
@@ -60,6 +61,29 @@ pub struct LeadRequest {
     pub captcha_token: Option<String>,
 }
 
+impl From<&Lead> for LeadRequest {
+    /// The body that submits `lead` again, in normalised form: parsing it gives back an
+    /// equal `Lead`.
+    fn from(lead: &Lead) -> Self {
+        let label = |l: &Option<Label>| l.as_ref().map(|l| l.as_str().to_owned());
+        Self {
+            name: lead.name.as_str().to_owned(),
+            email: lead.email.as_str().to_owned(),
+            country_code: lead.phone.calling_code().to_string(),
+            phone_number: lead.phone.national_digits().to_owned(),
+            privacy_consent: lead.privacy_consent,
+            campaign: Some(lead.campaign.as_str().to_owned()),
+            utm_source: label(&lead.utm.source),
+            utm_medium: label(&lead.utm.medium),
+            utm_campaign: label(&lead.utm.campaign),
+            utm_term: label(&lead.utm.term),
+            utm_content: label(&lead.utm.content),
+            page_url: lead.page_url.as_ref().map(|u| u.as_str().to_owned()),
+            captcha_token: None,
+        }
+    }
+}
+
 /// Why a body is not a lead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubmissionError {
@@ -69,40 +93,6 @@ pub enum SubmissionError {
     /// A JSON object whose fields do not form a valid lead: answered with 422.
     #[error(transparent)]
     Invalid(FieldErrors),
-}
-
-/// Where and how a body failed to be JSON. Carries positions, never content.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MalformedJson {
-    pub problem: &'static str,
-    pub line: usize,
-    pub column: usize,
-}
-
-impl std::fmt::Display for MalformedJson {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} at line {} column {}",
-            self.problem, self.line, self.column
-        )
-    }
-}
-
-impl MalformedJson {
-    pub(crate) fn from_serde(error: &serde_json::Error) -> Self {
-        use serde_json::error::Category;
-        let problem = match error.classify() {
-            Category::Eof => "unexpected end of input",
-            Category::Syntax | Category::Io => "invalid JSON syntax",
-            Category::Data => "unexpected JSON structure",
-        };
-        Self {
-            problem,
-            line: error.line(),
-            column: error.column(),
-        }
-    }
 }
 
 /// The fields of a lead in a request body, in the order their errors are reported,
@@ -274,138 +264,10 @@ fn consent(value: Option<Scalar<'_>>, errors: &mut FieldErrors) -> Option<bool> 
     }
 }
 
-/// How a phone number arrives: typed by a person, or already canonical in a message.
-pub(crate) enum RawPhone<S> {
-    National(S),
-    E164(S),
-}
-
-/// The text of a lead before parsing; shared by the request parser and the message
-/// decoder so both apply exactly the same rules. `None` means absent.
-pub(crate) struct RawLead<S> {
-    pub name: Option<S>,
-    pub email: Option<S>,
-    pub country_code: Option<S>,
-    pub phone: Option<RawPhone<S>>,
-    pub campaign: Option<S>,
-    pub utm_source: Option<S>,
-    pub utm_medium: Option<S>,
-    pub utm_campaign: Option<S>,
-    pub utm_term: Option<S>,
-    pub utm_content: Option<S>,
-    pub page_url: Option<S>,
-    pub privacy_consent: Option<bool>,
-}
-
-impl<S: AsRef<str>> RawLead<S> {
-    /// Parses every field, adding each failure to `errors` (which may already hold type
-    /// errors), and returns the lead only when nothing failed.
-    pub(crate) fn build(
-        self,
-        policy: ConsentPolicy,
-        mut errors: FieldErrors,
-    ) -> Result<Lead, FieldErrors> {
-        let e = &mut errors;
-        let name = required(e, "name", self.name)
-            .and_then(|v| e.collect("name", PersonName::parse(v.as_ref())));
-        let email = required(e, "email", self.email)
-            .and_then(|v| e.collect("email", EmailAddress::parse(v.as_ref())));
-        let code = required(e, "country_code", self.country_code)
-            .and_then(|v| e.collect("country_code", CallingCode::parse(v.as_ref())));
-        let phone = required(e, "phone_number", self.phone).and_then(|raw| {
-            let code = code?;
-            let parsed = match raw {
-                RawPhone::National(v) => PhoneNumber::parse(code, v.as_ref()),
-                RawPhone::E164(v) => PhoneNumber::parse_e164(code, v.as_ref()),
-            };
-            e.collect("phone_number", parsed)
-        });
-        let campaign = match self.campaign {
-            None => Some(Campaign::default()),
-            Some(v) => e.collect("campaign", Campaign::parse(v.as_ref())),
-        };
-        let mut label = |field: &'static str, value: Option<S>| match value {
-            // An empty optional value is what a blank form field sends: treat as absent.
-            Some(v) if !v.as_ref().trim().is_empty() => {
-                e.collect(field, Label::parse(v.as_ref())).map(Some)
-            }
-            _ => Some(None),
-        };
-        let utm = (
-            label("utm_source", self.utm_source),
-            label("utm_medium", self.utm_medium),
-            label("utm_campaign", self.utm_campaign),
-            label("utm_term", self.utm_term),
-            label("utm_content", self.utm_content),
-        );
-        let page_url = match self.page_url {
-            Some(v) if !v.as_ref().trim().is_empty() => {
-                e.collect("page_url", PageUrl::parse(v.as_ref())).map(Some)
-            }
-            _ => Some(None),
-        };
-        let privacy_consent = match self.privacy_consent {
-            None => {
-                e.push(FieldError::new(
-                    "privacy_consent",
-                    FieldErrorCode::Required,
-                    "is required",
-                ));
-                None
-            }
-            Some(false) if policy.require_consent => {
-                e.push(FieldError::new(
-                    "privacy_consent",
-                    FieldErrorCode::ConsentRequired,
-                    "personal data may not be collected without consent",
-                ));
-                None
-            }
-            Some(consent) => Some(consent),
-        };
-        match (name, email, phone, campaign, utm, page_url, privacy_consent) {
-            (
-                Some(name),
-                Some(email),
-                Some(phone),
-                Some(campaign),
-                (Some(source), Some(medium), Some(campaign_tag), Some(term), Some(content)),
-                Some(page_url),
-                Some(privacy_consent),
-            ) if errors.is_empty() => Ok(Lead {
-                name,
-                email,
-                phone,
-                privacy_consent,
-                campaign,
-                utm: Utm {
-                    source,
-                    medium,
-                    campaign: campaign_tag,
-                    term,
-                    content,
-                },
-                page_url,
-            }),
-            _ => Err(errors),
-        }
-    }
-}
-
-fn required<T>(errors: &mut FieldErrors, field: &'static str, value: Option<T>) -> Option<T> {
-    if value.is_none() && !errors.iter().any(|e| e.field == field) {
-        errors.push(FieldError::new(
-            field,
-            FieldErrorCode::Required,
-            "is required",
-        ));
-    }
-    value
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::field::PageUrl;
     use serde_json::{json, Value};
 
     fn parse(body: Value) -> Result<Lead, SubmissionError> {
@@ -642,12 +504,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            lead.to_request(),
+            LeadRequest::from(&lead),
             LeadRequest {
                 country_code: "+1".into(),
                 phone_number: "2015550123".into(),
                 ..request
             }
         );
+    }
+
+    #[test]
+    fn the_canary_lead_is_valid_and_recognisable() {
+        let canary = Lead::canary();
+        assert!(canary.is_canary());
+        assert_eq!(canary.phone.e164(), "+821000000000");
+        let body = serde_json::to_vec(&LeadRequest::from(&canary)).unwrap();
+        let parsed = parse_submission(&body, ConsentPolicy::default()).unwrap();
+        assert_eq!(parsed, canary, "it passes the gateway's own rules");
+        assert!(!parse_submission(
+            br#"{"name":"a","email":"a@b.co","country_code":"+82","phone_number":"010-1234-5678","privacy_consent":true}"#,
+            ConsentPolicy::default()
+        )
+        .unwrap()
+        .is_canary());
     }
 }

@@ -32,12 +32,9 @@ fn sample() -> AcceptedLead {
 
 #[test]
 fn lead_message_v1_matches_the_golden_file() {
-    let message = LeadMessage::from(&sample());
-    let pretty = serde_json::to_string_pretty(&message).unwrap() + "\n";
-    // The pretty form has the same fields in the same order as the compact wire form,
-    // and the gateway's borrowed encoding writes exactly those bytes.
-    assert_eq!(serde_json::to_vec(&message).unwrap(), message.to_json());
-    assert_eq!(sample().to_message_json(), message.to_json());
+    // The pretty form of what the gateway writes (`AcceptedLead::to_message_json` writes
+    // the same struct compactly): the same fields in the same order.
+    let pretty = serde_json::to_string_pretty(&LeadMessage::from(&sample())).unwrap() + "\n";
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(GOLDEN, &pretty).unwrap();
     }

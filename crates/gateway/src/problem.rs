@@ -6,7 +6,7 @@
 use actix_web::http::header::HeaderName;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use leadpipe_domain::request::MalformedJson;
+use leadpipe_domain::MalformedJson;
 use leadpipe_domain::{FieldError, FieldErrors};
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -9,7 +9,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use uuid::Uuid;
 
 /// A valid lead message, different for every `n`, with a deterministic id.
-pub fn lead_message(n: u32) -> LeadMessage {
+pub fn lead_message(n: u32) -> LeadMessage<'static> {
     let received_at: DateTime<Utc> =
         Utc.with_ymd_and_hms(2026, 3, 14, 9, 0, 0).unwrap() + chrono::Duration::seconds(n.into());
     LeadMessage {
@@ -19,18 +19,18 @@ pub fn lead_message(n: u32) -> LeadMessage {
         )),
         received_at,
         consented_at: Some(received_at),
-        campaign: format!("campaign-{}", n % 3),
-        name: format!("홍길동 {n}"),
-        email: format!("lead{n}@example.com"),
-        country_code: "+82".to_owned(),
-        phone_e164: format!("+8210{:08}", 10_000_000 + n % 80_000_000),
+        campaign: format!("campaign-{}", n % 3).into(),
+        name: format!("홍길동 {n}").into(),
+        email: format!("lead{n}@example.com").into(),
+        country_code: "+82".into(),
+        phone_e164: format!("+8210{:08}", 10_000_000 + n % 80_000_000).into(),
         privacy_consent: true,
-        utm_source: Some("newsletter".to_owned()),
+        utm_source: Some("newsletter".into()),
         utm_medium: None,
-        utm_campaign: Some("봄 세일".to_owned()),
+        utm_campaign: Some("봄 세일".into()),
         utm_term: None,
         utm_content: None,
-        page_url: Some("https://event.example.com/spring".to_owned()),
+        page_url: Some("https://event.example.com/spring".into()),
     }
 }
 

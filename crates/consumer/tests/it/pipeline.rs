@@ -35,7 +35,7 @@ async fn unique_valid_leads_are_stored_bad_ones_dead_lettered_and_offsets_commit
     records.extend(lead_records(100..130));
     let invalid = {
         let mut m = lead_message(1000);
-        m.email = "not an email".to_owned();
+        m.email = "not an email".into();
         (m.id.to_string(), m.to_json())
     };
     let newer = {

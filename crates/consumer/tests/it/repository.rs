@@ -105,7 +105,7 @@ async fn duplicates_within_a_batch_are_inserted_once_keeping_the_first(pool: PgP
     let store = LeadStore::from_pool(pool.clone());
     let first = leadpipe_testkit::leads::lead_message(7);
     let mut replay = first.clone();
-    replay.name = "A later copy".to_owned();
+    replay.name = "A later copy".into();
     let batch = vec![
         accepted(&first),
         accepted(&leadpipe_testkit::leads::lead_message(8)),
@@ -127,12 +127,12 @@ async fn duplicates_within_a_batch_are_inserted_once_keeping_the_first(pool: PgP
 async fn unicode_and_quote_laden_values_are_stored_verbatim(pool: PgPool) {
     let store = LeadStore::from_pool(pool.clone());
     let mut message = leadpipe_testkit::leads::lead_message(1);
-    message.name = r#"Zoë "Ziggy" O'Brien-홍길동 \ 🎉"#.to_owned();
-    message.email = "o'brien+events@예시.한국".to_owned();
-    message.campaign = "봄'; DROP TABLE leads; --".to_owned();
-    message.utm_source = Some(r#"{"json": ["array", "in", "a", "label"]}"#.to_owned());
-    message.utm_term = Some("$1 $$ E'\\x00' %s {}".to_owned());
-    message.utm_content = Some("مرحبا — 山田 — Алексей".to_owned());
+    message.name = r#"Zoë "Ziggy" O'Brien-홍길동 \ 🎉"#.into();
+    message.email = "o'brien+events@예시.한국".into();
+    message.campaign = "봄'; DROP TABLE leads; --".into();
+    message.utm_source = Some(r#"{"json": ["array", "in", "a", "label"]}"#.into());
+    message.utm_term = Some("$1 $$ E'\\x00' %s {}".into());
+    message.utm_content = Some("مرحبا — 山田 — Алексей".into());
     let lead = accepted(&message);
 
     store
@@ -183,18 +183,18 @@ async fn an_empty_batch_does_nothing(pool: PgPool) {
 async fn the_views_count_per_day_and_keep_the_latest_lead_per_contact(pool: PgPool) {
     let store = LeadStore::from_pool(pool.clone());
     let mut a = leadpipe_testkit::leads::lead_message(1);
-    a.campaign = "spring".to_owned();
-    a.email = "Jane@Example.com".to_owned();
+    a.campaign = "spring".into();
+    a.email = "Jane@Example.com".into();
     a.received_at = "2026-03-14T10:00:00Z".parse().unwrap();
     a.consented_at = Some(a.received_at);
     let mut b = leadpipe_testkit::leads::lead_message(2);
-    b.campaign = "spring".to_owned();
-    b.email = "jane@example.com".to_owned();
-    b.name = "Jane Newer".to_owned();
+    b.campaign = "spring".into();
+    b.email = "jane@example.com".into();
+    b.name = "Jane Newer".into();
     b.received_at = "2026-03-14T23:59:59Z".parse().unwrap();
     b.consented_at = Some(b.received_at);
     let mut c = leadpipe_testkit::leads::lead_message(3);
-    c.campaign = "spring".to_owned();
+    c.campaign = "spring".into();
     c.received_at = "2026-03-15T00:00:00Z".parse().unwrap();
     c.consented_at = Some(c.received_at);
     store

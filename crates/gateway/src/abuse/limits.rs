@@ -4,61 +4,20 @@
 //! limit is refused and counts against none.
 //!
 //! Each gateway keeps its own bounded [`Table`] per limit. With `LEADPIPE_REDIS_URL`
-//! the limits are shared by every gateway ([`SharedStore`], one script call per
+//! the limits are shared by every gateway ([`RedisStore`], one script call per
 //! submission); when Redis does not answer in time the local tables decide (fail open to
 //! per-instance limits), counted in `leadpipe_rate_limit_store_errors_total`.
 
 use std::hash::{BuildHasher, Hasher};
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::client_ip::limit_key;
 use super::gcra::{Table, Verdict};
-use super::rate::Rate;
-use super::shared::SharedStore;
+use super::rate::{Keys, LimitName, Rate, Refusal};
+use super::redis_store::RedisStore;
 use crate::metrics::Metrics;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LimitName {
-    Ip,
-    Email,
-    Phone,
-}
-
-impl LimitName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ip => "ip",
-            Self::Email => "email",
-            Self::Phone => "phone",
-        }
-    }
-}
-
-/// What identifies a submitter, per limit. Never logged.
-pub struct Keys<'a> {
-    pub ip: IpAddr,
-    pub email: &'a str,
-    pub phone_e164: &'a str,
-}
-
-/// A submission over a limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refusal {
-    pub limit: LimitName,
-    pub rate: Rate,
-    pub retry_after_ms: u64,
-}
-
-impl Refusal {
-    /// Whole seconds to wait, rounded up (a `Retry-After` of 0 would invite a retry
-    /// that is refused again).
-    pub fn retry_after_secs(&self) -> u64 {
-        self.retry_after_ms.div_ceil(1000).max(1)
-    }
-}
 
 /// Which checks a submission passed, to give them back if its publish fails.
 #[derive(Debug)]
@@ -73,7 +32,7 @@ pub struct RateLimits {
     /// Each one's local table, in the same order.
     tables: Vec<Table>,
     hasher: std::hash::RandomState,
-    shared: Option<SharedStore>,
+    shared: Option<RedisStore>,
     metrics: Arc<Metrics>,
     started: Instant,
     last_warning_ms: AtomicU64,
@@ -84,7 +43,7 @@ impl RateLimits {
     pub fn new(
         configured: [(LimitName, Option<Rate>); 3],
         slots: usize,
-        shared: Option<SharedStore>,
+        shared: Option<RedisStore>,
         metrics: Arc<Metrics>,
     ) -> Self {
         let rates: Vec<(LimitName, Rate)> = configured
@@ -207,7 +166,7 @@ impl RateLimits {
     }
 
     /// Counted every time; logged at most every 10 s (an outage must not flood logs).
-    fn store_failed(&self, error: &super::shared::StoreError) {
+    fn store_failed(&self, error: &super::redis_store::StoreError) {
         self.metrics.rate_limit_store_errors.inc();
         let now = self.started.elapsed().as_millis() as u64 + 1;
         let last = self.last_warning_ms.load(Ordering::Relaxed);

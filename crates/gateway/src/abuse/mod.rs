@@ -1,5 +1,5 @@
 //! What stands between a public form and a script filling the table: rate limits per
-//! client address, email and phone ([`limits`], shared through Redis by [`shared`]),
+//! client address, email and phone ([`limits`], shared through Redis by [`redis_store`]),
 //! the client's address behind trusted proxies ([`client_ip`]), a honeypot field, and
 //! server-side CAPTCHA verification ([`captcha`]). All of it runs after a body has
 //! parsed into a valid lead and before the publish.
@@ -9,7 +9,7 @@ pub mod client_ip;
 pub mod gcra;
 pub mod limits;
 pub mod rate;
-pub mod shared;
+pub mod redis_store;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -21,12 +21,12 @@ use crate::metrics::Metrics;
 use crate::settings::{AbuseSettings, Settings};
 use captcha::CaptchaVerifier;
 use client_ip::TrustedProxies;
-use limits::{LimitName, RateLimits};
-use rate::Rate;
-use shared::SharedStore;
+use limits::RateLimits;
+use rate::{LimitName, Rate};
+use redis_store::RedisStore;
 
 pub use captcha::CaptchaVerdict;
-pub use limits::{Keys, Refusal};
+pub use rate::{Keys, Refusal};
 
 /// The header a page may send the CAPTCHA token in, instead of the body field.
 pub const CAPTCHA_TOKEN_HEADER: &str = "captcha-token";
@@ -73,7 +73,7 @@ impl Guard {
                         )
                     })?;
                 Some(
-                    SharedStore::connect(url, secret, Duration::from_millis(a.redis_timeout_ms))
+                    RedisStore::connect(url, secret, Duration::from_millis(a.redis_timeout_ms))
                         .map_err(|e| anyhow::anyhow!("LEADPIPE_REDIS_URL: {e}"))?,
                 )
             }

@@ -1,7 +1,11 @@
-//! A rate as operators write it: `N/period`, e.g. `30/1m`, `5/1h`, `1/2s` (units `s`,
-//! `m`, `h`, `d`; the number before the unit is optional: `5/h`). Empty means off.
+//! What a rate limit is: a rate as operators write it, `N/period`, e.g. `30/1m`, `5/1h`,
+//! `1/2s` (units `s`, `m`, `h`, `d`; the number before the unit is optional: `5/h`;
+//! empty means off), the three limits of a submission and the keys they count by, and
+//! the refusal a submission over one gets. The local tables (`limits`) and the Redis
+//! store (`redis_store`) both speak this.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +68,46 @@ impl Rate {
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}s", self.count, self.period.as_secs())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitName {
+    Ip,
+    Email,
+    Phone,
+}
+
+impl LimitName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ip => "ip",
+            Self::Email => "email",
+            Self::Phone => "phone",
+        }
+    }
+}
+
+/// What identifies a submitter, per limit. Never logged.
+pub struct Keys<'a> {
+    pub ip: IpAddr,
+    pub email: &'a str,
+    pub phone_e164: &'a str,
+}
+
+/// A submission over a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub limit: LimitName,
+    pub rate: Rate,
+    pub retry_after_ms: u64,
+}
+
+impl Refusal {
+    /// Whole seconds to wait, rounded up (a `Retry-After` of 0 would invite a retry
+    /// that is refused again).
+    pub fn retry_after_secs(&self) -> u64 {
+        self.retry_after_ms.div_ceil(1000).max(1)
     }
 }
 

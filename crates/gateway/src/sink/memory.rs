@@ -23,7 +23,7 @@ pub enum MemorySinkMode {
 pub struct MemorySink {
     mode: Mutex<MemorySinkMode>,
     started: AtomicBool,
-    published: Mutex<Vec<LeadMessage>>,
+    published: Mutex<Vec<LeadMessage<'static>>>,
     flushed: AtomicBool,
 }
 
@@ -46,7 +46,7 @@ impl MemorySink {
     }
 
     /// Every message acknowledged so far, in order.
-    pub fn published(&self) -> Vec<LeadMessage> {
+    pub fn published(&self) -> Vec<LeadMessage<'static>> {
         self.published
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -73,8 +73,9 @@ impl LeadSink for MemorySink {
             MemorySinkMode::Delay(delay) => tokio::time::sleep(delay).await,
             MemorySinkMode::Fail(error) => return Err(error),
         }
-        let message: LeadMessage =
-            serde_json::from_slice(&record.payload).expect("the gateway writes lead messages");
+        let message = serde_json::from_slice::<LeadMessage<'_>>(&record.payload)
+            .expect("the gateway writes lead messages")
+            .into_owned();
         self.published
             .lock()
             .unwrap_or_else(|e| e.into_inner())

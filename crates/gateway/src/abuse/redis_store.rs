@@ -15,8 +15,7 @@ use redis::aio::ConnectionManager;
 use sha2::Sha256;
 
 use super::client_ip::limit_key;
-use super::limits::{Keys, LimitName, Refusal};
-use super::rate::Rate;
+use super::rate::{Keys, LimitName, Rate, Refusal};
 
 /// KEYS: one per limit. ARGV: interval and period (ms) of each. Returns {0, 0} when
 /// allowed (every state moved on), or {i, ms} when limit i refuses (nothing changed).
@@ -65,7 +64,7 @@ pub enum StoreError {
     Redis(#[from] redis::RedisError),
 }
 
-pub struct SharedStore {
+pub struct RedisStore {
     connection: Arc<OnceLock<ConnectionManager>>,
     timeout: Duration,
     secret: Secret,
@@ -73,7 +72,7 @@ pub struct SharedStore {
     refund: redis::Script,
 }
 
-impl SharedStore {
+impl RedisStore {
     /// Connects in the background (retrying every second until Redis answers), so a
     /// gateway starts and serves with its local limits while Redis is away.
     pub fn connect(url: &str, secret: Secret, timeout: Duration) -> Result<Self, StoreError> {
