@@ -99,13 +99,14 @@ async fn main() {
 
     // 3. The drain.
     let mut settings = Settings::defaults();
-    settings.common.kafka.brokers = brokers.clone();
+    settings.common.kafka.brokers = brokers.parse().unwrap();
     settings.common.topic = topic.clone();
     settings.dlq_topic = format!("{topic}.dlq");
-    settings.group_id = unique_name("bench-consumer");
+    settings.group.group_id = unique_name("bench-consumer");
     settings.database_url = db.url.clone();
     settings.http_addr = "127.0.0.1:0".parse().unwrap();
-    let app = Application::build(&settings).await.unwrap();
+    let kafka = settings.common.kafka.validate().unwrap();
+    let app = Application::build(&settings, &kafka).await.unwrap();
     let metrics = app.metrics();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let started = Instant::now();
@@ -185,7 +186,10 @@ async fn main() {
 async fn read_all(brokers: &str, topic: &str, n: usize) -> Duration {
     let group = unique_name("bench-reader");
     let consumer: StreamConsumer = KafkaSettings::plaintext(brokers)
-        .create(ClientRole::GroupMember { group_id: &group }, &[])
+        .validate()
+        .unwrap()
+        .client(ClientRole::GroupMember { group_id: &group }, "bench-reader")
+        .create()
         .unwrap();
     consumer.subscribe(&[topic]).unwrap();
     let started = Instant::now();

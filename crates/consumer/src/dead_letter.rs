@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use leadpipe_domain::DecodeError;
-use leadpipe_service::{ClientRole, KafkaClientError, KafkaSettings};
+use leadpipe_service::{ClientRole, Compression, KafkaConfig, ProducerTuning};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -96,15 +96,18 @@ impl DeadLetterProducer {
     /// How long one attempt may wait for the acknowledgement; the caller retries.
     const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
-    pub fn new(kafka: &KafkaSettings, topic: &str) -> Result<Self, KafkaClientError> {
-        let tuning = [
-            ("linger.ms", "5".to_owned()),
-            (
-                "message.timeout.ms",
-                Self::DELIVERY_TIMEOUT.as_millis().to_string(),
-            ),
-        ];
-        let producer = kafka.create(ClientRole::DeadLetterProducer, &tuning)?;
+    /// Dead letters are few: no compression, a short linger.
+    const TUNING: ProducerTuning = ProducerTuning {
+        delivery_timeout_ms: Self::DELIVERY_TIMEOUT.as_millis() as u64,
+        linger_ms: 5,
+        compression: Compression::None,
+    };
+
+    pub fn new(kafka: &KafkaConfig, topic: &str) -> Result<Self, KafkaError> {
+        let producer = kafka
+            .client(ClientRole::Producer, "leadpipe-consumer-dlq")
+            .tuning(Self::TUNING.properties())
+            .create()?;
         Ok(Self {
             producer,
             topic: topic.to_owned(),

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use leadpipe_domain::{ConsentPolicy, LeadMessage};
-use leadpipe_service::{ClientRole, KafkaClientError, KafkaSettings};
+use leadpipe_service::{ClientRole, KafkaConfig};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
@@ -25,8 +25,8 @@ use crate::dead_letter::{ERROR_HEADER, REASON_HEADER};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DlqError {
-    #[error("Kafka: {0}")]
-    Client(#[from] KafkaClientError),
+    #[error("creating the Kafka client: {0}")]
+    Client(#[from] KafkaError),
     #[error("reading {topic}: {source}")]
     Read { topic: String, source: KafkaError },
     #[error("publishing to {topic}: {source}")]
@@ -58,7 +58,7 @@ impl DeadLetterRecord {
 /// Reads the dead-letter topic from `since` (or its start) up to its end at the time of
 /// the call.
 pub fn read(
-    kafka: &KafkaSettings,
+    kafka: &KafkaConfig,
     topic: &str,
     since: Option<DateTime<Utc>>,
 ) -> Result<Vec<DeadLetterRecord>, DlqError> {
@@ -69,12 +69,14 @@ pub fn read(
     let timeout = Duration::from_secs(10);
     // Assigned partitions, never a subscription: the group id only satisfies librdkafka,
     // nothing is committed under it.
-    let reader: BaseConsumer = kafka.create(
-        ClientRole::GroupObserver {
-            group_id: "leadpipe-dlq-reader",
-        },
-        &[],
-    )?;
+    let reader: BaseConsumer = kafka
+        .client(
+            ClientRole::GroupObserver {
+                group_id: "leadpipe-dlq-reader",
+            },
+            "leadpipe-dlq-reader",
+        )
+        .create()?;
     let metadata = reader
         .fetch_metadata(Some(topic), timeout)
         .map_err(failed)?;
@@ -207,13 +209,15 @@ impl std::fmt::Display for Replay {
 /// Re-validates each dead letter with `policy`; publishes the valid ones to `topic`
 /// unless `dry_run`.
 pub async fn replay(
-    kafka: &KafkaSettings,
+    kafka: &KafkaConfig,
     letters: &[DeadLetterRecord],
     policy: ConsentPolicy,
     topic: &str,
     dry_run: bool,
 ) -> Result<Replay, DlqError> {
-    let producer: FutureProducer = kafka.create(ClientRole::DeadLetterProducer, &[])?;
+    let producer: FutureProducer = kafka
+        .client(ClientRole::Producer, "leadpipe-dlq-replay")
+        .create()?;
     let mut outcome = Replay {
         read: letters.len(),
         ..Replay::default()

@@ -7,6 +7,8 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use leadpipe_service::KafkaConfig;
+
 use crate::health::{Facts, Health};
 use crate::lag::GroupLagProbe;
 use crate::metrics::Metrics;
@@ -15,6 +17,7 @@ use crate::startup::StartupError;
 
 pub async fn run(
     settings: &Settings,
+    kafka: &KafkaConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartupError> {
     let metrics = Arc::new(Metrics::new());
@@ -30,13 +33,13 @@ pub async fn run(
         }
     })?;
     let probe = Arc::new(GroupLagProbe::new(
-        &settings.common.kafka,
-        &settings.group_id,
+        kafka,
+        &settings.group.group_id,
         &settings.common.topic,
     )?);
     let handle = http.handle();
     let server = tokio::spawn(http);
-    tracing::info!(group = %settings.group_id, topic = %settings.common.topic, "exporting the group lag");
+    tracing::info!(group = %settings.group.group_id, topic = %settings.common.topic, "exporting the group lag");
     let mut ticks = tokio::time::interval(settings.lag_interval());
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);

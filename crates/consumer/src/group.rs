@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use leadpipe_service::{ClientRole, KafkaClientError};
+use leadpipe_service::{ClientRole, KafkaConfig};
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -175,31 +175,23 @@ impl ConsumerContext for GroupContext {
 /// The consumer, subscribed to the topic.
 pub fn subscribe(
     settings: &Settings,
+    kafka: &KafkaConfig,
     assignment: Arc<Assignment>,
-) -> Result<LeadConsumer, KafkaClientError> {
+) -> Result<LeadConsumer, KafkaError> {
     let context = GroupContext {
         topic: settings.common.topic.clone(),
         assignment: assignment.clone(),
     };
-    let tuning = [
-        (
-            "session.timeout.ms",
-            settings.kafka_session_timeout_ms.to_string(),
-        ),
-        (
-            "heartbeat.interval.ms",
-            (settings.kafka_session_timeout_ms / 4).max(100).to_string(),
-        ),
-        // Prefetched messages waiting in librdkafka: part of the memory bound.
-        ("queued.max.messages.kbytes", "16384".to_owned()),
-    ];
-    let consumer: LeadConsumer = settings.common.kafka.create_with_context(
-        ClientRole::GroupMember {
-            group_id: &settings.group_id,
-        },
-        &tuning,
-        context,
-    )?;
+    let group = &settings.group;
+    let consumer: LeadConsumer = kafka
+        .client(
+            ClientRole::GroupMember {
+                group_id: &group.group_id,
+            },
+            "leadpipe-consumer",
+        )
+        .tuning(group.member_properties())
+        .create_with_context(context)?;
     consumer.subscribe(&[&settings.common.topic])?;
     assignment.subscribed();
     Ok(consumer)

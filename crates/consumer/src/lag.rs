@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use leadpipe_service::{ClientRole, KafkaClientError, KafkaSettings};
+use leadpipe_service::{ClientRole, KafkaConfig};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
@@ -47,13 +47,11 @@ pub struct GroupLagProbe {
 impl GroupLagProbe {
     const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 
-    pub fn new(
-        kafka: &KafkaSettings,
-        group_id: &str,
-        topic: &str,
-    ) -> Result<Self, KafkaClientError> {
+    pub fn new(kafka: &KafkaConfig, group_id: &str, topic: &str) -> Result<Self, KafkaError> {
         Ok(Self {
-            client: kafka.create(ClientRole::GroupObserver { group_id }, &[])?,
+            client: kafka
+                .client(ClientRole::GroupObserver { group_id }, "leadpipe-lag")
+                .create()?,
             topic: topic.to_owned(),
         })
     }

@@ -1,32 +1,42 @@
+use std::process::ExitCode;
+
 use anyhow::Context;
-use clap::Parser;
-use leadpipe_consumer::settings::DlqAction;
+use leadpipe_consumer::settings::{DlqAction, Settings};
 use leadpipe_consumer::{dlq, Application, Cli, Command, LeadStore};
-use leadpipe_service::{init_tracing, shutdown_signal};
+use leadpipe_service::{exit_code, init_tracing, parse_or_exit, shutdown_signal, ConfigError};
 
 /// Fewer and cheaper allocations than the system allocator under many small, short-lived
 /// requests (see docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// A setting that cannot work ends the process with one line and exit code 2 (clap does
+/// the same for a malformed value); anything else with its cause chain and exit code 1.
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> ExitCode {
+    let cli: Cli = parse_or_exit("leadpipe-consumer");
     let settings = cli.settings.clone();
     let _logs = init_tracing(settings.common.log_format);
-    match cli.command() {
+    match run(cli.command(), settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => exit_code("leadpipe-consumer", &error),
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
         Command::Migrate => {
             let store = LeadStore::connect_lazy(
                 &settings.database_url,
                 settings.database_password_file.as_deref(),
                 1,
-            )?;
-            store.migrate().await.context("applying migrations")?;
+            )
+            .map_err(|error| ConfigError::new(error.to_string()))?;
+            store.migrate().await?;
             tracing::info!("migrations applied");
         }
         Command::Dlq { action } => {
-            let kafka = &settings.common.kafka;
-            kafka.validate().context("invalid Kafka settings")?;
+            let kafka = &settings.common.kafka.validate()?;
             match action {
                 DlqAction::List { since } => {
                     let letters = dlq::read(kafka, &settings.dlq_topic, since)?;
@@ -55,16 +65,18 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::LagExporter => {
-            leadpipe_consumer::exporter::run(&settings, shutdown_signal())
+            let kafka = settings.common.kafka.validate()?;
+            leadpipe_consumer::exporter::run(&settings, &kafka, shutdown_signal())
                 .await
                 .context("exporting the group lag")?;
         }
         Command::Run => {
-            let app = Application::build(&settings)
+            let kafka = settings.common.kafka.validate()?;
+            let app = Application::build(&settings, &kafka)
                 .await
                 .context("starting the consumer")?;
-            tracing::info!(port = app.port(), topic = %settings.common.topic, group = %settings.group_id,
-                kafka = %settings.common.kafka.describe(), "consumer started");
+            tracing::info!(port = app.port(), topic = %settings.common.topic, group = %settings.group.group_id,
+                kafka = %kafka.describe(), "consumer started");
             app.run_until(shutdown_signal()).await?;
             tracing::info!("consumer stopped");
         }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use leadpipe_domain::ConsentPolicy;
 
-pub use leadpipe_service::{CommonSettings, LogFormat};
+pub use leadpipe_service::{CommonSettings, GroupSettings, LogFormat};
 
 /// Command line: a subcommand (default `run`) and the settings, which every subcommand
 /// accepts.
@@ -124,14 +124,8 @@ pub struct Settings {
     )]
     pub dlq_topic: String,
 
-    /// Consumer group; instances with the same group share the topic's partitions.
-    #[arg(
-        long,
-        global = true,
-        env = "LEADPIPE_GROUP_ID",
-        default_value = "leadpipe-consumer"
-    )]
-    pub group_id: String,
+    #[command(flatten)]
+    pub group: GroupSettings,
 
     /// A batch is written when it holds this many messages…
     #[arg(long, global = true, env = "LEADPIPE_MAX_BATCH_ROWS", default_value_t = 1000,
@@ -172,16 +166,6 @@ pub struct Settings {
         default_value_t = 15000
     )]
     pub stall_timeout_ms: u64,
-
-    /// Kafka group session timeout, in ms: how soon the partitions of a crashed instance
-    /// move to the others.
-    #[arg(
-        long,
-        global = true,
-        env = "LEADPIPE_KAFKA_SESSION_TIMEOUT_MS",
-        default_value_t = 10000
-    )]
-    pub kafka_session_timeout_ms: u64,
 }
 
 impl Settings {
@@ -201,7 +185,7 @@ impl Settings {
 
     /// The stall timeout, at least the session timeout.
     pub fn stall_timeout(&self) -> Duration {
-        Duration::from_millis(self.stall_timeout_ms.max(self.kafka_session_timeout_ms))
+        Duration::from_millis(self.stall_timeout_ms.max(self.group.session_timeout_ms))
     }
 
     pub fn lag_interval(&self) -> Duration {

@@ -7,9 +7,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use leadpipe_service::{ClientRole, KafkaClientError, KafkaSettings};
+use leadpipe_service::{ClientRole, ConfigError, KafkaConfig};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::dead_letter::DeadLetterProducer;
@@ -32,8 +33,11 @@ pub enum StartupError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("Kafka: {0}")]
-    Kafka(#[from] KafkaClientError),
+    /// A setting that cannot work (the database URL, its password file).
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("creating the Kafka client: {0}")]
+    Kafka(#[from] KafkaError),
 }
 
 pub struct Application {
@@ -45,7 +49,8 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+    /// Starts the consumer with `kafka`, the Kafka settings validated once at start.
+    pub async fn build(settings: &Settings, kafka: &KafkaConfig) -> Result<Self, StartupError> {
         let metrics = Arc::new(Metrics::new());
         let health = Arc::new(Health::new(metrics.ready.clone()));
         let listener =
@@ -68,19 +73,18 @@ impl Application {
                 }
             })?;
 
-        let kafka = &settings.common.kafka;
-        kafka.validate().map_err(KafkaClientError::from)?;
         let store = LeadStore::connect_lazy(
             &settings.database_url,
             settings.database_password_file.as_deref(),
             settings.db_pool_size,
-        )?;
+        )
+        .map_err(|error| ConfigError::new(error.to_string()))?;
         ensure_topic(kafka, &settings.dlq_topic).await;
         let dead_letters = DeadLetterProducer::new(kafka, &settings.dlq_topic)?;
         let assignment = Arc::new(Assignment::default());
-        let consumer = Arc::new(group::subscribe(settings, assignment.clone())?);
+        let consumer = Arc::new(group::subscribe(settings, kafka, assignment.clone())?);
         let flusher = Arc::new(Flusher::new(store, dead_letters, metrics.clone()));
-        let probe = GroupLagProbe::new(kafka, &settings.group_id, &settings.common.topic)?;
+        let probe = GroupLagProbe::new(kafka, &settings.group.group_id, &settings.common.topic)?;
         let monitor = Arc::new(Monitor::new(
             probe,
             settings.stall_timeout(),
@@ -151,8 +155,9 @@ impl Application {
 /// Creates the dead-letter topic when it does not exist, so a bad message never waits
 /// for an operator. Failing here (no permission, say) is only logged: the topic may exist
 /// anyway, and a dead letter that cannot be written is retried, never dropped.
-async fn ensure_topic(kafka: &KafkaSettings, topic: &str) {
-    let admin: Result<AdminClient<DefaultClientContext>, _> = kafka.create(ClientRole::Admin, &[]);
+async fn ensure_topic(kafka: &KafkaConfig, topic: &str) {
+    let admin: Result<AdminClient<DefaultClientContext>, _> =
+        kafka.client(ClientRole::Admin, "leadpipe-admin").create();
     let admin = match admin {
         Ok(admin) => admin,
         Err(error) => {

@@ -29,12 +29,15 @@ async fn main() -> anyhow::Result<()> {
     let idempotence = args.get(5).map_or("true", String::as_str) == "true";
 
     let mut settings = Settings::defaults();
-    settings.common.kafka.brokers = brokers.to_owned();
+    settings.common.kafka.brokers = brokers.parse().map_err(anyhow::Error::msg)?;
     settings.common.kafka.idempotence = idempotence;
     let producer: FutureProducer = settings
         .common
         .kafka
-        .create(ClientRole::LeadProducer, &KafkaSink::tuning(&settings))?;
+        .validate()?
+        .client(ClientRole::Producer, "leadpipe-broker-ceiling")
+        .tuning(KafkaSink::tuning(&settings))
+        .create()?;
     let body = r#"{"name":"홍길동","email":"gildong@example.com","country_code":"+82","phone_number":"010-1234-5678","privacy_consent":true,"campaign":"spring-2026","utm_source":"newsletter","page_url":"https://event.example.com/spring"}"#;
     let lead = parse_submission(body.as_bytes(), ConsentPolicy::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser};
 use leadpipe_service::Secret;
-pub use leadpipe_service::{CommonSettings, LogFormat};
+pub use leadpipe_service::{CommonSettings, LogFormat, ProducerTuning};
+
+use crate::abuse::client_ip::TrustedProxies;
+use crate::abuse::rate::RateSetting;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -23,6 +26,9 @@ pub struct Settings {
 
     #[command(flatten)]
     pub abuse: AbuseSettings,
+
+    #[command(flatten)]
+    pub producer: ProducerTuning,
 
     /// Address the HTTP server listens on.
     #[arg(long, env = "LEADPIPE_HTTP_ADDR", default_value = "0.0.0.0:8080")]
@@ -46,23 +52,6 @@ pub struct Settings {
     /// answered 503 at once. Bounds memory whatever the broker does.
     #[arg(long, env = "LEADPIPE_MAX_IN_FLIGHT", default_value_t = 4096)]
     pub max_in_flight: usize,
-
-    /// How long a lead may wait for the broker's acknowledgement before the request is
-    /// answered 503 (librdkafka `message.timeout.ms`).
-    #[arg(
-        long,
-        env = "LEADPIPE_KAFKA_DELIVERY_TIMEOUT_MS",
-        default_value_t = 5000
-    )]
-    pub kafka_delivery_timeout_ms: u64,
-
-    /// How long the producer waits to fill a batch (librdkafka `linger.ms`).
-    #[arg(long, env = "LEADPIPE_KAFKA_LINGER_MS", default_value_t = 5)]
-    pub kafka_linger_ms: u64,
-
-    /// Producer compression: none, gzip, snappy, lz4 or zstd.
-    #[arg(long, env = "LEADPIPE_KAFKA_COMPRESSION", default_value = "lz4")]
-    pub kafka_compression: String,
 
     /// Seconds clients are told to wait (`Retry-After`) when answered 503.
     #[arg(long, env = "LEADPIPE_RETRY_AFTER_SECS", default_value_t = 2)]
@@ -98,16 +87,16 @@ pub struct AbuseSettings {
     /// (`30/1m`); empty turns it off (the default: behind a load balancer it needs
     /// LEADPIPE_TRUSTED_PROXIES, and carrier NAT puts many visitors behind one address).
     #[arg(long, env = "LEADPIPE_RATE_LIMIT_IP", default_value = "")]
-    pub rate_limit_ip: String,
+    pub rate_limit_ip: RateSetting,
 
     /// Submissions per email address (trimmed, case-insensitive), as N/period; empty
     /// turns it off.
     #[arg(long, env = "LEADPIPE_RATE_LIMIT_EMAIL", default_value = "5/1h")]
-    pub rate_limit_email: String,
+    pub rate_limit_email: RateSetting,
 
     /// Submissions per phone number (E.164), as N/period; empty turns it off.
     #[arg(long, env = "LEADPIPE_RATE_LIMIT_PHONE", default_value = "5/1h")]
-    pub rate_limit_phone: String,
+    pub rate_limit_phone: RateSetting,
 
     /// Keys each limit remembers on this instance (8 bytes each, allocated at start):
     /// memory stays fixed however many distinct visitors come; past it the least recent
@@ -117,13 +106,8 @@ pub struct AbuseSettings {
 
     /// Proxies whose X-Forwarded-For is believed (CIDR blocks or addresses,
     /// comma-separated): the client is the right-most address not in this list.
-    #[arg(
-        long,
-        env = "LEADPIPE_TRUSTED_PROXIES",
-        value_delimiter = ',',
-        default_value = ""
-    )]
-    pub trusted_proxies: Vec<String>,
+    #[arg(long, env = "LEADPIPE_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
 
     /// Redis that shares the limits among gateways (`redis://host:6379/0`); unset, each
     /// gateway limits on its own. When Redis does not answer, each gateway's own limits
@@ -174,7 +158,7 @@ pub struct AbuseSettings {
 
 impl Settings {
     pub fn delivery_timeout(&self) -> Duration {
-        Duration::from_millis(self.kafka_delivery_timeout_ms)
+        Duration::from_millis(self.producer.delivery_timeout_ms)
     }
 
     pub fn drain_period(&self) -> Duration {

@@ -20,6 +20,7 @@ use actix_web::http::{header, Uri};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use leadpipe_domain::ConsentPolicy;
+use leadpipe_service::ConfigError;
 use tokio::sync::Semaphore;
 
 use crate::metrics::Metrics;
@@ -44,10 +45,11 @@ impl Application {
         sink: Arc<dyn LeadSink>,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
-        let origins = allowed_origins(&settings.cors_allowed_origins)?;
+        let origins = allowed_origins(&settings.cors_allowed_origins).map_err(ConfigError::from)?;
+        let guard = crate::abuse::Guard::from_settings(settings, metrics.clone())
+            .map_err(ConfigError::from)?;
         let listener = TcpListener::bind(settings.http_addr)?;
         let port = listener.local_addr()?.port();
-        let guard = crate::abuse::Guard::from_settings(settings, metrics.clone())?;
         let state = web::Data::new(AppState {
             sink: sink.clone(),
             metrics: metrics.clone(),

@@ -3,13 +3,17 @@
 //! - [`settings`]: the settings both share ([`CommonSettings`]: topic, consent policy,
 //!   log format, shutdown timeout and the Kafka connection), flattened into each
 //!   binary's own settings;
-//! - [`kafka`]: [`KafkaSettings`] (brokers, TLS, SASL, pass-through properties) and
-//!   [`KafkaSettings::client_config`], the one builder of every librdkafka client;
+//! - [`kafka`]: [`KafkaSettings`] (brokers, TLS, SASL, pass-through properties),
+//!   validated once at start into the [`KafkaConfig`] every librdkafka client is built
+//!   from, the typed tuning of producers and the group, and the property policy;
+//! - [`exit`]: how a binary ends when it cannot start (a configuration error is one
+//!   line and exit code 2);
 //! - [`secret`]: secret values that never reach logs, and the `_FILE` convention;
 //! - [`logging`]: structured logs (`RUST_LOG`, JSON or pretty);
 //! - [`shutdown`]: SIGTERM or Ctrl-C;
 //! - [`metrics`]: a Prometheus registry in the text exposition format.
 
+pub mod exit;
 pub mod kafka;
 pub mod logging;
 pub mod metrics;
@@ -17,8 +21,10 @@ pub mod secret;
 pub mod settings;
 pub mod shutdown;
 
+pub use exit::{exit_code, parse_or_exit, ConfigError};
 pub use kafka::{
-    ClientRole, KafkaClientError, KafkaConfigError, KafkaSettings, SaslMechanism, SecurityProtocol,
+    ClientBuilder, ClientRole, Compression, GroupSettings, KafkaClientError, KafkaConfig,
+    KafkaConfigError, KafkaSettings, ProducerTuning, SaslMechanism, SecurityProtocol,
 };
 pub use logging::{init_tracing, LogFormat};
 pub use metrics::render_metrics;

@@ -1,11 +1,10 @@
 //! Topic administration and small Kafka clients for tests, built like every leadpipe
-//! client by [`KafkaSettings::client_config`]. Each helper takes the cluster as
-//! [`Access`]: a `host:port` string for a plaintext broker, or [`KafkaSettings`] for a
-//! secured one.
+//! client from a validated [`KafkaConfig`]. Each helper takes the cluster as [`Access`]:
+//! a `host:port` string for a plaintext broker, or [`KafkaSettings`] for a secured one.
 
 use std::time::Duration;
 
-use leadpipe_service::{ClientRole, KafkaSettings};
+use leadpipe_service::{ClientBuilder, ClientRole, KafkaConfig, KafkaSettings};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -16,6 +15,16 @@ use rdkafka::Message;
 /// How a test reaches a cluster.
 pub trait Access {
     fn settings(&self) -> KafkaSettings;
+
+    /// The validated configuration.
+    ///
+    /// # Panics
+    /// When the settings do not validate.
+    fn config(&self) -> KafkaConfig {
+        self.settings()
+            .validate()
+            .expect("the test's Kafka settings validate")
+    }
 }
 
 impl Access for str {
@@ -36,6 +45,11 @@ impl Access for KafkaSettings {
     }
 }
 
+/// A client of a test, for `role`.
+pub fn client<'a>(config: &'a KafkaConfig, role: ClientRole<'a>) -> ClientBuilder<'a> {
+    config.client(role, "leadpipe-test")
+}
+
 /// Creates `topic` with `partitions` partitions; an existing topic is fine.
 pub async fn create_topic(
     cluster: &(impl Access + ?Sized),
@@ -43,7 +57,7 @@ pub async fn create_topic(
     partitions: i32,
 ) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> =
-        cluster.settings().create(ClientRole::Admin, &[])?;
+        client(&cluster.config(), ClientRole::Admin).create()?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let results = admin
         .create_topics(
@@ -66,9 +80,9 @@ pub async fn create_topic(
 
 /// A producer with the gateway's durability settings (`acks=all`, idempotent).
 pub fn producer(cluster: &(impl Access + ?Sized)) -> anyhow::Result<FutureProducer> {
-    Ok(cluster
-        .settings()
-        .create(ClientRole::LeadProducer, &[("linger.ms", "5".to_owned())])?)
+    Ok(client(&cluster.config(), ClientRole::Producer)
+        .tuning([("linger.ms", "5".to_owned())])
+        .create()?)
 }
 
 /// Produces one record and waits for the broker's acknowledgement.
@@ -108,9 +122,11 @@ pub async fn read_records(
 ) -> anyhow::Result<Vec<Record>> {
     use rdkafka::message::Headers;
     let group = crate::unique_name("leadpipe-test-reader");
-    let consumer: StreamConsumer = cluster
-        .settings()
-        .create(ClientRole::GroupMember { group_id: &group }, &[])?;
+    let consumer: StreamConsumer = client(
+        &cluster.config(),
+        ClientRole::GroupMember { group_id: &group },
+    )
+    .create()?;
     consumer.subscribe(&[topic])?;
     let mut records = Vec::new();
     let deadline = tokio::time::Instant::now() + timeout;
@@ -157,9 +173,11 @@ pub fn find_by_key(
     use rdkafka::consumer::BaseConsumer;
     use rdkafka::{Offset, TopicPartitionList};
     let group = crate::unique_name("leadpipe-test-scan");
-    let reader: BaseConsumer = cluster
-        .settings()
-        .create(ClientRole::GroupObserver { group_id: &group }, &[])?;
+    let reader: BaseConsumer = client(
+        &cluster.config(),
+        ClientRole::GroupObserver { group_id: &group },
+    )
+    .create()?;
     let timeout = Duration::from_secs(10);
     let metadata = reader.fetch_metadata(Some(topic), timeout)?;
     let partitions: Vec<i32> = metadata
@@ -217,9 +235,11 @@ pub fn group_caught_up(
 ) -> anyhow::Result<bool> {
     use rdkafka::consumer::BaseConsumer;
     use rdkafka::{Offset, TopicPartitionList};
-    let observer: BaseConsumer = cluster
-        .settings()
-        .create(ClientRole::GroupObserver { group_id: group }, &[])?;
+    let observer: BaseConsumer = client(
+        &cluster.config(),
+        ClientRole::GroupObserver { group_id: group },
+    )
+    .create()?;
     let timeout = Duration::from_secs(10);
     let metadata = observer.fetch_metadata(Some(topic), timeout)?;
     let mut partitions = TopicPartitionList::new();

@@ -641,8 +641,8 @@ Kafka security settings that belong together.
 {{- if and (not (include "leadpipe.kafkaTls" .)) (or (include "leadpipe.kafkaCa" .) (include "leadpipe.kafkaClientCert" .)) }}
 {{- fail (printf "kafka.tls.ca / kafka.tls.clientCert are set, but kafka.securityProtocol (%s) does not use TLS: use ssl or sasl_ssl" $protocol) }}
 {{- end }}
-{{- /* The binaries' own pass-through policy (crates/service/src/kafka.rs, SAFETY and
-DEDICATED; a test there keeps this file equal to them): what they refuse at start, the
+{{- /* The binaries' own pass-through policy (crates/service/src/kafka/policy.rs; a test
+there keeps this file equal to it): what they refuse at start, the
 chart refuses here. Where a setting has a chart value, the message names the value. */}}
 {{- $policy := .Files.Get "files/kafka-policy.json" | fromJson }}
 {{- $chartValue := dict "LEADPIPE_KAFKA_BROKERS" "kafka.brokers" "LEADPIPE_KAFKA_SECURITY_PROTOCOL" "kafka.securityProtocol" "LEADPIPE_KAFKA_SASL_MECHANISM" "kafka.sasl.mechanism" "LEADPIPE_KAFKA_SASL_USERNAME" "kafka.sasl.username" "LEADPIPE_KAFKA_SASL_PASSWORD_FILE" "kafka.sasl.existingSecret" "LEADPIPE_KAFKA_SSL_CA_LOCATION" "kafka.tls.ca" "LEADPIPE_KAFKA_SSL_CERTIFICATE_LOCATION" "kafka.tls.clientCert" "LEADPIPE_KAFKA_SSL_KEY_LOCATION" "kafka.tls.clientCert" "LEADPIPE_KAFKA_SSL_KEY_PASSWORD_FILE" "kafka.tls.clientCert" "LEADPIPE_GROUP_ID" "kafka.consumerGroup" "LEADPIPE_KAFKA_DELIVERY_TIMEOUT_MS" "gateway.config.kafkaDeliveryTimeoutMs" }}

@@ -355,13 +355,13 @@ fn explain_missing(
         }
         Err(error) => println!("  scanning the topic failed: {error}"),
     }
-    let observer: rdkafka::consumer::BaseConsumer =
-        leadpipe_service::KafkaSettings::plaintext(brokers)
-            .create(
-                leadpipe_service::ClientRole::GroupObserver { group_id: group },
-                &[],
-            )
-            .expect("a client");
+    use leadpipe_testkit::kafka::Access;
+    let observer: rdkafka::consumer::BaseConsumer = leadpipe_testkit::kafka::client(
+        &brokers.config(),
+        leadpipe_service::ClientRole::GroupObserver { group_id: group },
+    )
+    .create()
+    .expect("a client");
     let mut partitions = rdkafka::TopicPartitionList::new();
     for partition in 0..12 {
         partitions.add_partition(topic, partition);

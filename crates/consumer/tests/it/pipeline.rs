@@ -11,15 +11,15 @@ use leadpipe_testkit::{kafka, shared, unique_name, wait_for, Scrape, TestDatabas
 
 fn settings(brokers: &str, topic: &str, database_url: &str) -> Settings {
     let mut settings = Settings::defaults();
-    settings.common.kafka.brokers = brokers.to_owned();
+    settings.common.kafka.brokers = brokers.parse().unwrap();
     settings.common.topic = topic.to_owned();
     settings.dlq_topic = format!("{topic}.dlq");
-    settings.group_id = unique_name("leadpipe-consumer-test");
+    settings.group.group_id = unique_name("leadpipe-consumer-test");
     settings.database_url = database_url.to_owned();
     settings.http_addr = "127.0.0.1:0".parse().unwrap();
     settings.max_batch_rows = 40;
     settings.lag_interval_ms = 200;
-    settings.kafka_session_timeout_ms = 6000;
+    settings.group.session_timeout_ms = 6000;
     settings
 }
 
@@ -68,7 +68,8 @@ async fn unique_valid_leads_are_stored_bad_ones_dead_lettered_and_offsets_commit
     assert_eq!(positions.len(), 330);
 
     let settings = settings(&brokers, &topic, &db.url);
-    let app = Application::build(&settings).await.unwrap();
+    let kafka = settings.common.kafka.validate().unwrap();
+    let app = Application::build(&settings, &kafka).await.unwrap();
     let port = app.port();
     let metrics = app.metrics();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -120,7 +121,7 @@ async fn unique_valid_leads_are_stored_bad_ones_dead_lettered_and_offsets_commit
         let (brokers, topic, group, end) = (
             brokers.clone(),
             topic.clone(),
-            settings.group_id.clone(),
+            settings.group.group_id.clone(),
             end.clone(),
         );
         async move {

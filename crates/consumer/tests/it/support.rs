@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use leadpipe_service::{ClientRole, KafkaSettings};
+use leadpipe_service::ClientRole;
+use leadpipe_testkit::kafka::{self, Access};
 use leadpipe_testkit::ServiceProcess;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -16,9 +17,12 @@ pub fn committed_offsets(
     topic: &str,
     partitions: i32,
 ) -> BTreeMap<i32, i64> {
-    let consumer: BaseConsumer = KafkaSettings::plaintext(brokers)
-        .create(ClientRole::GroupObserver { group_id: group }, &[])
-        .expect("consumer");
+    let consumer: BaseConsumer = kafka::client(
+        &brokers.config(),
+        ClientRole::GroupObserver { group_id: group },
+    )
+    .create()
+    .expect("consumer");
     let mut tpl = TopicPartitionList::new();
     for partition in 0..partitions {
         tpl.add_partition(topic, partition);
@@ -38,8 +42,8 @@ pub fn committed_offsets(
 
 /// The high watermark (next offset) per partition of `topic`.
 pub fn end_offsets(brokers: &str, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
-    let consumer: BaseConsumer = KafkaSettings::plaintext(brokers)
-        .create(ClientRole::Admin, &[])
+    let consumer: BaseConsumer = kafka::client(&brokers.config(), ClientRole::Admin)
+        .create()
         .expect("consumer");
     (0..partitions)
         .map(|p| {

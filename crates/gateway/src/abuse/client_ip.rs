@@ -11,11 +11,13 @@ use ipnet::IpNet;
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies(Vec<IpNet>);
 
-impl TrustedProxies {
-    /// CIDR blocks (`10.0.0.0/8`, `fd00::/8`) or single addresses.
-    pub fn parse(list: &[String]) -> Result<Self, String> {
+impl std::str::FromStr for TrustedProxies {
+    type Err = String;
+
+    /// CIDR blocks (`10.0.0.0/8`, `fd00::/8`) or single addresses, comma-separated.
+    fn from_str(list: &str) -> Result<Self, Self::Err> {
         let mut nets = Vec::new();
-        for item in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let net = item
                 .parse::<IpNet>()
                 .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
@@ -27,6 +29,13 @@ impl TrustedProxies {
             nets.push(net);
         }
         Ok(Self(nets))
+    }
+}
+
+impl TrustedProxies {
+    /// How many blocks are trusted.
+    pub fn len(&self) -> usize {
+        self.0.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -104,7 +113,7 @@ mod tests {
     use super::*;
 
     fn proxies(list: &[&str]) -> TrustedProxies {
-        TrustedProxies::parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+        list.join(",").parse().unwrap()
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -174,8 +183,8 @@ mod tests {
             lb.client_ip(ip("192.0.2.1"), ["203.0.113.5"].into_iter()),
             ip("203.0.113.5")
         );
-        assert!(TrustedProxies::parse(&["10.0.0.0/33".to_owned()]).is_err());
-        assert!(TrustedProxies::parse(&["example.com".to_owned()]).is_err());
+        assert!("10.0.0.0/33".parse::<TrustedProxies>().is_err());
+        assert!("10.0.0.0/8, example.com".parse::<TrustedProxies>().is_err());
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::settings::{AbuseSettings, Settings};
 use captcha::CaptchaVerifier;
 use client_ip::TrustedProxies;
 use limits::RateLimits;
-use rate::{LimitName, Rate};
+use rate::LimitName;
 use redis_store::RedisStore;
 
 pub use captcha::CaptchaVerdict;
@@ -46,15 +46,11 @@ impl Guard {
         metrics: std::sync::Arc<crate::metrics::Metrics>,
     ) -> anyhow::Result<Self> {
         let a: &AbuseSettings = &settings.abuse;
-        let proxies = TrustedProxies::parse(&a.trusted_proxies).map_err(anyhow::Error::msg)?;
-        let rate = |name: &str, text: &str| {
-            Rate::parse_setting(text)
-                .map_err(|e| anyhow::anyhow!("LEADPIPE_RATE_LIMIT_{name}: {e}"))
-        };
+        let proxies = a.trusted_proxies.clone();
         let configured = [
-            (LimitName::Ip, rate("IP", &a.rate_limit_ip)?),
-            (LimitName::Email, rate("EMAIL", &a.rate_limit_email)?),
-            (LimitName::Phone, rate("PHONE", &a.rate_limit_phone)?),
+            (LimitName::Ip, a.rate_limit_ip.0),
+            (LimitName::Email, a.rate_limit_email.0),
+            (LimitName::Phone, a.rate_limit_phone.0),
         ];
         let shared = match a
             .redis_url
@@ -123,7 +119,7 @@ impl Guard {
         tracing::info!(
             limits = %limits.describe(),
             table_bytes = limits.table_bytes(),
-            trusted_proxies = a.trusted_proxies.len(),
+            trusted_proxies = proxies.len(),
             honeypot = honeypot_field.is_some(),
             captcha = captcha.is_some(),
             "abuse protection"

@@ -65,6 +65,19 @@ impl Rate {
     }
 }
 
+/// A limit as configured: a rate, or off (an empty setting). Parsed with the command
+/// line, so a malformed rate stops the gateway before it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateSetting(pub Option<Rate>);
+
+impl std::str::FromStr for RateSetting {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Rate::parse_setting(text).map(Self)
+    }
+}
+
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}s", self.count, self.period.as_secs())

@@ -1,6 +1,6 @@
 //! The production sink: an rdkafka producer with `acks=all` (idempotent unless turned
-//! off), configured by the shared [`KafkaSettings::client_config`] builder like every
-//! other Kafka client of leadpipe (TLS, SASL, pass-through properties).
+//! off), built from the validated [`KafkaConfig`] like every other Kafka client of
+//! leadpipe (TLS, SASL, pass-through properties).
 //!
 //! Memory stays bounded whatever the broker does: the handler admits at most
 //! `max_in_flight` publishes (see `routes::leads`), librdkafka's queue is sized to match,
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use leadpipe_service::ClientRole;
+use leadpipe_service::{ClientRole, KafkaConfig};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
@@ -38,13 +38,14 @@ pub struct KafkaSink {
 impl KafkaSink {
     /// Creates the producer and starts the broker probe. Connecting is lazy: a broker
     /// that is down now makes publishes fail with 503, not the gateway unable to start.
-    /// A setting that cannot work (missing CA file, SASL without credentials, an unknown
-    /// property) is an error here, at start.
-    pub fn connect(settings: &Settings, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
-        let producer: FutureProducer = settings
-            .common
-            .kafka
-            .client_config(ClientRole::LeadProducer, &Self::tuning(settings))?
+    pub fn connect(
+        settings: &Settings,
+        kafka: &KafkaConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, KafkaError> {
+        let producer: FutureProducer = kafka
+            .client(ClientRole::Producer, "leadpipe-gateway")
+            .tuning(Self::tuning(settings))
             .create()?;
         let started = Arc::new(AtomicBool::new(false));
         spawn_broker_probe(
@@ -62,29 +63,18 @@ impl KafkaSink {
         })
     }
 
-    /// The producer's settings besides connection and safety (see
-    /// `leadpipe_service::KafkaSettings::client_config`); the producer benchmark uses
-    /// the same.
+    /// The producer's properties besides connection and safety: the typed
+    /// [`ProducerTuning`](leadpipe_service::ProducerTuning), and a local queue sized to
+    /// the publishes admitted at once. The producer benchmark uses the same.
     pub fn tuning(settings: &Settings) -> Vec<(&'static str, String)> {
         let queue_messages = (settings.max_in_flight * 2).clamp(1000, 10_000_000);
-        vec![
-            ("linger.ms", settings.kafka_linger_ms.to_string()),
-            ("compression.type", settings.kafka_compression.clone()),
-            (
-                "message.timeout.ms",
-                settings.kafka_delivery_timeout_ms.to_string(),
-            ),
-            (
-                "request.timeout.ms",
-                settings
-                    .kafka_delivery_timeout_ms
-                    .clamp(1000, 30_000)
-                    .to_string(),
-            ),
+        let mut tuning = settings.producer.properties();
+        tuning.extend([
             ("queue.buffering.max.messages", queue_messages.to_string()),
             ("queue.buffering.max.kbytes", "262144".to_owned()),
             ("topic.metadata.refresh.interval.ms", "30000".to_owned()),
-        ]
+        ]);
+        tuning
     }
 }
 

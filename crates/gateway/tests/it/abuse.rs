@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
+use leadpipe_gateway::abuse::rate::RateSetting;
 use leadpipe_gateway::Settings;
 use leadpipe_testkit::{wait_for, RedisServer, Scrape};
 use serde_json::{json, Value};
@@ -43,10 +44,12 @@ async fn metric(app: &TestApp, name: &str, labels: &[(&str, &str)]) -> f64 {
 #[tokio::test]
 async fn defaults_limit_each_email_and_each_phone_to_5_an_hour() {
     let defaults = Settings::defaults();
-    assert_eq!(defaults.abuse.rate_limit_email, "5/1h");
-    assert_eq!(defaults.abuse.rate_limit_phone, "5/1h");
+    let rate = |text: &str| text.parse::<RateSetting>().unwrap();
+    assert_eq!(defaults.abuse.rate_limit_email, rate("5/1h"));
+    assert_eq!(defaults.abuse.rate_limit_phone, rate("5/1h"));
     assert_eq!(
-        defaults.abuse.rate_limit_ip, "",
+        defaults.abuse.rate_limit_ip,
+        RateSetting(None),
         "off unless the proxies are known"
     );
     let mut settings = settings();
@@ -115,7 +118,7 @@ async fn defaults_limit_each_email_and_each_phone_to_5_an_hour() {
 #[tokio::test]
 async fn without_trusted_proxies_a_forwarded_for_header_changes_nothing() {
     let mut settings = settings();
-    settings.abuse.rate_limit_ip = "2/1m".into();
+    settings.abuse.rate_limit_ip = "2/1m".parse().unwrap();
     let (app, _sink) = spawn_with_memory(settings).await;
     assert_eq!(post_from(&app, &person(1), "1.1.1.1").await.status(), 202);
     assert_eq!(post_from(&app, &person(2), "2.2.2.2").await.status(), 202);
@@ -129,8 +132,8 @@ async fn without_trusted_proxies_a_forwarded_for_header_changes_nothing() {
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_right_most_untrusted_hop_is_limited_and_spoofing_fails() {
     let mut settings = settings();
-    settings.abuse.rate_limit_ip = "2/1m".into();
-    settings.abuse.trusted_proxies = vec!["127.0.0.0/8".into(), "10.0.0.0/8".into()];
+    settings.abuse.rate_limit_ip = "2/1m".parse().unwrap();
+    settings.abuse.trusted_proxies = "127.0.0.0/8,10.0.0.0/8".parse().unwrap();
     let (app, _sink) = spawn_with_memory(settings).await;
     // The attacker (198.51.100.7, as the trusted balancer saw it) writes a new address
     // at the left of the header each time: still one client.
@@ -186,7 +189,7 @@ async fn behind_a_trusted_proxy_the_right_most_untrusted_hop_is_limited_and_spoo
 #[tokio::test]
 async fn a_failed_publish_gives_the_submission_back_so_the_retry_is_not_limited() {
     let mut settings = settings();
-    settings.abuse.rate_limit_email = "1/1h".into();
+    settings.abuse.rate_limit_email = "1/1h".parse().unwrap();
     let (app, sink) = spawn_with_memory(settings).await;
     sink.set_mode(leadpipe_gateway::sink::MemorySinkMode::Fail(
         leadpipe_gateway::PublishError::Timeout,
@@ -407,7 +410,7 @@ async fn gzip_is_decoded_within_the_limit_and_every_other_coding_is_refused() {
 
 fn shared(redis_url: &str) -> Settings {
     let mut settings = settings();
-    settings.abuse.rate_limit_email = "2/1h".into();
+    settings.abuse.rate_limit_email = "2/1h".parse().unwrap();
     settings.abuse.redis_url = Some(redis_url.to_owned());
     settings.abuse.hash_secret = Some("the same on every gateway".parse().unwrap());
     settings

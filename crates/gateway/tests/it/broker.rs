@@ -53,7 +53,7 @@ async fn with_the_broker_down_the_gateway_stays_ready_answers_503_fast_and_recov
         .await
         .unwrap();
     let mut settings = settings();
-    settings.kafka_delivery_timeout_ms = 2000;
+    settings.producer.delivery_timeout_ms = 2000;
     // Tansu 0.6 rejects the epoch bump librdkafka's idempotent producer makes after
     // messages time out, wedging it for good; see LEADPIPE_KAFKA_IDEMPOTENCE.
     settings.common.kafka.idempotence = false;

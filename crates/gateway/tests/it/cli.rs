@@ -73,6 +73,15 @@ fn an_invalid_cors_origin_stops_startup_with_a_clear_message() {
     assert!(stderr.contains("invalid CORS origin"), "{stderr}");
 }
 
+/// A configuration error ends the process with exit code 2 and one line on stderr (and
+/// nothing else, not even with `RUST_BACKTRACE` set).
+fn refused_with_one_line(output: &Output) -> String {
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    stderr
+}
+
 #[test]
 fn a_pass_through_that_overrides_acks_stops_startup_and_says_why() {
     let output = gateway(
@@ -82,10 +91,80 @@ fn a_pass_through_that_overrides_acks_stops_startup_and_says_why() {
         )],
         &[],
     );
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_with_one_line(&output);
     assert!(stderr.contains("acks is a safety setting"), "{stderr}");
     assert!(stderr.contains("LEADPIPE_KAFKA_PROPERTIES"), "{stderr}");
+}
+
+#[test]
+fn configuration_errors_are_one_line_and_exit_code_2() {
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (
+            &[("LEADPIPE_KAFKA_PROPERTIES", "linger.ms=10")],
+            "use LEADPIPE_KAFKA_LINGER_MS",
+        ),
+        (
+            &[("LEADPIPE_KAFKA_BROKERS", "kafka")],
+            "kafka is not host:port",
+        ),
+        (&[("LEADPIPE_RATE_LIMIT_EMAIL", "5 a day")], "is not a rate"),
+        (
+            &[("LEADPIPE_TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal")],
+            "LEADPIPE_TRUSTED_PROXIES",
+        ),
+        (
+            &[
+                ("LEADPIPE_KAFKA_SECURITY_PROTOCOL", "ssl"),
+                ("LEADPIPE_KAFKA_SSL_CA_LOCATION", "/nonexistent/ca.pem"),
+            ],
+            "LEADPIPE_KAFKA_SSL_CA_LOCATION",
+        ),
+    ];
+    for (env, expected) in cases {
+        let mut env = env.to_vec();
+        env.push(("RUST_BACKTRACE", "1"));
+        let stderr = refused_with_one_line(&gateway(&env, &[]));
+        assert!(stderr.contains(expected), "{env:?}: {stderr}");
+    }
+    let redis = gateway(
+        &[
+            ("LEADPIPE_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            ("RUST_BACKTRACE", "1"),
+        ],
+        &[],
+    );
+    let stderr = refused_with_one_line(&redis);
+    assert!(stderr.contains("LEADPIPE_HASH_SECRET"), "{stderr}");
+}
+
+#[test]
+fn the_kafka_settings_are_validated_once_at_start() {
+    use std::io::{BufRead, BufReader};
+    // No broker needs to answer: the producer connects lazily.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leadpipe-gateway"))
+        .env("LEADPIPE_HTTP_ADDR", "127.0.0.1:0")
+        .env("LEADPIPE_KAFKA_BROKERS", "127.0.0.1:1")
+        .env("LEADPIPE_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info,leadpipe_service=debug")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut before_listening = Vec::new();
+    for line in lines {
+        let line = line.unwrap();
+        if line.contains("gateway listening") {
+            break;
+        }
+        before_listening.push(line);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let validated = before_listening
+        .iter()
+        .filter(|line| line.contains("Kafka settings validated"))
+        .count();
+    assert_eq!(validated, 1, "{before_listening:#?}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use leadpipe_gateway::abuse::rate::RateSetting;
 use leadpipe_gateway::{Application, KafkaSink, LeadSink, MemorySink, Metrics, Settings};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -24,8 +25,8 @@ pub fn settings() -> Settings {
     settings.common.shutdown_timeout_secs = 10;
     settings.drain_secs = 0;
     // Tests post the same lead many times; the tests of the limits set their own.
-    settings.abuse.rate_limit_email.clear();
-    settings.abuse.rate_limit_phone.clear();
+    settings.abuse.rate_limit_email = RateSetting(None);
+    settings.abuse.rate_limit_phone = RateSetting(None);
     settings
 }
 
@@ -57,10 +58,15 @@ pub async fn spawn_with_memory(settings: Settings) -> (TestApp, Arc<MemorySink>)
 
 /// A gateway publishing to a real broker.
 pub async fn spawn_with_kafka(mut settings: Settings, brokers: &str, topic: &str) -> TestApp {
-    settings.common.kafka.brokers = brokers.to_owned();
+    settings.common.kafka.brokers = brokers.parse().expect("host:port");
     settings.common.topic = topic.to_owned();
     let metrics = Arc::new(Metrics::new());
-    let sink = Arc::new(KafkaSink::connect(&settings, metrics.clone()).expect("producer"));
+    let kafka = settings
+        .common
+        .kafka
+        .validate()
+        .expect("valid Kafka settings");
+    let sink = Arc::new(KafkaSink::connect(&settings, &kafka, metrics.clone()).expect("producer"));
     spawn(settings, sink, metrics).await
 }
 

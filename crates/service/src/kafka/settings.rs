@@ -1,23 +1,15 @@
-//! Every librdkafka client leadpipe creates is configured here: the gateway's lead
-//! producer, the consumer's group member and dead-letter producer, and the clients that
-//! only read metadata, offsets and lag. One place decides
-//! - how to reach the brokers: bootstrap servers, TLS, SASL ([`KafkaSettings`]);
-//! - which safety settings each [`ClientRole`] always has (`acks=all`, idempotence,
-//!   manual offset commits) — applied last, so nothing can override them;
-//! - which operator properties may be added (`LEADPIPE_KAFKA_PROPERTIES`): anything
-//!   librdkafka knows, except the safety settings and properties that have a setting of
-//!   their own ([`KafkaProperties`]).
-//!
-//! Misconfiguration is an error at start naming the setting: a missing CA file, SASL
-//! without credentials, TLS files with a plaintext protocol, a refused property.
+//! How to reach the brokers: the `clap` settings both binaries flatten into theirs
+//! (bootstrap servers, TLS, SASL, pass-through properties), each parsed into its type
+//! when the command line is, and [`KafkaSettings::validate`], which checks them together
+//! once at start and returns the [`KafkaConfig`] every client is built from.
 
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, ValueEnum};
-use rdkafka::config::{ClientConfig, FromClientConfig, FromClientConfigAndContext};
-use rdkafka::error::KafkaError;
-use rdkafka::ClientContext;
+use rdkafka::config::ClientConfig;
 
+use super::client::KafkaConfig;
+use super::properties::{KafkaProperties, PropertiesParser};
 use crate::secret::{Secret, SecretFileError};
 
 /// How clients talk to the brokers (librdkafka `security.protocol`).
@@ -83,7 +75,7 @@ pub struct KafkaSettings {
         env = "LEADPIPE_KAFKA_BROKERS",
         default_value = "127.0.0.1:9092"
     )]
-    pub brokers: String,
+    pub brokers: Brokers,
 
     /// How to talk to the brokers: plaintext, ssl, sasl_plaintext or sasl_ssl.
     #[arg(
@@ -188,9 +180,10 @@ pub struct KafkaSettings {
         global = true,
         env = "LEADPIPE_KAFKA_PROPERTIES",
         hide_env_values = true,
-        default_value = ""
+        default_value = "",
+        value_parser = PropertiesParser
     )]
-    pub properties: String,
+    pub properties: KafkaProperties,
 
     /// Idempotent producers (`enable.idempotence`). Keep it on with Apache Kafka. The
     /// local Tansu 0.6 broker wedges idempotent producers whose messages timed out during
@@ -207,52 +200,40 @@ pub struct KafkaSettings {
     pub idempotence: bool,
 }
 
-/// What a client is for; decides its `client.id` and the safety settings it always has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientRole<'a> {
-    /// The gateway's producer: `acks=all`, idempotent when configured.
-    LeadProducer,
-    /// The consumer's dead-letter (and replay) producer: the same guarantees.
-    DeadLetterProducer,
-    /// A member of the consumer group: offsets are stored and committed only by the
-    /// code, after the database commit; a new group starts at the earliest offset.
-    GroupMember { group_id: &'a str },
-    /// Reads a group's committed offsets without joining it (lag of every partition).
-    GroupObserver { group_id: &'a str },
-    /// Metadata and topic administration.
-    Admin,
+/// Bootstrap servers: `host:port`, comma-separated (IPv6 hosts in brackets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Brokers(Vec<String>);
+
+impl std::str::FromStr for Brokers {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let brokers: Vec<String> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if brokers.is_empty() {
+            return Err("expected host:port,host:port".to_owned());
+        }
+        for broker in &brokers {
+            let port = broker
+                .rsplit_once(':')
+                .filter(|(host, _)| !host.is_empty())
+                .and_then(|(_, port)| port.parse::<u16>().ok())
+                .filter(|port| *port > 0);
+            if port.is_none() {
+                return Err(format!("{broker} is not host:port"));
+            }
+        }
+        Ok(Self(brokers))
+    }
 }
 
-impl ClientRole<'_> {
-    fn client_id(&self) -> &'static str {
-        match self {
-            Self::LeadProducer => "leadpipe-gateway",
-            Self::DeadLetterProducer => "leadpipe-consumer-dlq",
-            Self::GroupMember { .. } => "leadpipe-consumer",
-            Self::GroupObserver { .. } => "leadpipe-lag",
-            Self::Admin => "leadpipe-admin",
-        }
-    }
-
-    /// Settings applied last: no tuning and no pass-through can change them.
-    fn safety(&self, idempotence: bool) -> Vec<(&'static str, String)> {
-        match self {
-            Self::LeadProducer | Self::DeadLetterProducer => vec![
-                ("acks", "all".to_owned()),
-                ("enable.idempotence", idempotence.to_string()),
-            ],
-            Self::GroupMember { group_id } => vec![
-                ("group.id", (*group_id).to_owned()),
-                ("enable.auto.commit", "false".to_owned()),
-                ("enable.auto.offset.store", "false".to_owned()),
-                ("auto.offset.reset", "earliest".to_owned()),
-            ],
-            Self::GroupObserver { group_id } => vec![
-                ("group.id", (*group_id).to_owned()),
-                ("enable.auto.commit", "false".to_owned()),
-            ],
-            Self::Admin => Vec::new(),
-        }
+impl std::fmt::Display for Brokers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join(","))
     }
 }
 
@@ -282,26 +263,32 @@ pub enum KafkaConfigError {
     HalfClientCertificate,
     #[error(transparent)]
     SecretFile(#[from] SecretFileError),
-    /// Names the property, never its value (which might be a secret).
-    #[error("LEADPIPE_KAFKA_PROPERTIES: {0}")]
-    Property(String),
-}
-
-/// A Kafka client that could not be created.
-#[derive(Debug, thiserror::Error)]
-pub enum KafkaClientError {
-    #[error(transparent)]
-    Config(#[from] KafkaConfigError),
-    #[error("creating the Kafka client: {0}")]
-    Create(#[from] KafkaError),
 }
 
 impl KafkaSettings {
+    /// The librdkafka properties each field owns (by field name).
+    pub const OWNS: &'static [(&'static str, &'static str)] = &[
+        ("bootstrap.servers", "brokers"),
+        ("metadata.broker.list", "brokers"),
+        ("security.protocol", "security_protocol"),
+        ("sasl.mechanism", "sasl_mechanism"),
+        ("sasl.mechanisms", "sasl_mechanism"),
+        ("sasl.username", "sasl_username"),
+        ("sasl.password", "sasl_password_file"),
+        ("ssl.ca.location", "ssl_ca_location"),
+        ("ssl.certificate.location", "ssl_certificate_location"),
+        ("ssl.key.location", "ssl_key_location"),
+        ("ssl.key.password", "ssl_key_password_file"),
+    ];
+
     /// Plaintext, no authentication, the other settings at their defaults: the local
     /// broker of tests and benchmarks.
+    ///
+    /// # Panics
+    /// When `brokers` is not `host:port,…`.
     pub fn plaintext(brokers: &str) -> Self {
         Self {
-            brokers: brokers.to_owned(),
+            brokers: brokers.parse().expect("brokers are host:port"),
             security_protocol: SecurityProtocol::Plaintext,
             sasl_mechanism: SaslMechanism::ScramSha512,
             sasl_username: None,
@@ -312,36 +299,15 @@ impl KafkaSettings {
             ssl_key_location: None,
             ssl_key_password: None,
             ssl_key_password_file: None,
-            properties: String::new(),
+            properties: KafkaProperties::default(),
             idempotence: true,
         }
     }
 
-    /// A client for `role` (see [`KafkaSettings::client_config`]).
-    pub fn create<T: FromClientConfig>(
-        &self,
-        role: ClientRole<'_>,
-        tuning: &[(&str, String)],
-    ) -> Result<T, KafkaClientError> {
-        Ok(self.client_config(role, tuning)?.create()?)
-    }
-
-    /// A client for `role` with callbacks of its own.
-    pub fn create_with_context<C: ClientContext, T: FromClientConfigAndContext<C>>(
-        &self,
-        role: ClientRole<'_>,
-        tuning: &[(&str, String)],
-        context: C,
-    ) -> Result<T, KafkaClientError> {
-        Ok(self
-            .client_config(role, tuning)?
-            .create_with_context(context)?)
-    }
-
-    /// Checks the settings together: what a protocol needs is there, files exist,
-    /// nothing is set that the protocol would silently ignore.
-    pub fn validate(&self) -> Result<(), KafkaConfigError> {
-        self.pass_through()?;
+    /// Checks the settings together — what a protocol needs is there, files exist and
+    /// are read (secrets once, here), nothing is set that the protocol would silently
+    /// ignore — and returns the configuration every client is built from.
+    pub fn validate(&self) -> Result<KafkaConfig, KafkaConfigError> {
         let protocol = self.security_protocol.as_str();
         if self.security_protocol.uses_sasl() {
             if self.sasl_username.as_deref().is_none_or(str::is_empty) {
@@ -404,38 +370,34 @@ impl KafkaSettings {
                 &self.ssl_key_password_file,
             ),
         ] {
-            if let Some(path) = path {
-                if std::fs::File::open(path).is_err() {
-                    return Err(KafkaConfigError::MissingFile {
-                        setting,
-                        path: path.clone(),
-                    });
-                }
+            if let Some(path) = path.as_ref().filter(|p| std::fs::File::open(p).is_err()) {
+                return Err(KafkaConfigError::MissingFile {
+                    setting,
+                    path: path.clone(),
+                });
             }
         }
-        Ok(())
+        let config = KafkaConfig::new(
+            self.connection()?,
+            self.properties.clone(),
+            self.idempotence,
+            self.describe(),
+        );
+        tracing::debug!(kafka = config.describe(), "Kafka settings validated");
+        Ok(config)
     }
 
-    /// The configuration of a client for `role`, in this order: connection and
-    /// security, the caller's `tuning`, the operator's pass-through properties, and
-    /// last the role's safety settings. Reads secret files (so a rotated password is
-    /// picked up by the next client created).
-    pub fn client_config(
-        &self,
-        role: ClientRole<'_>,
-        tuning: &[(&str, String)],
-    ) -> Result<ClientConfig, KafkaConfigError> {
-        self.validate()?;
+    /// The connection and security properties, secret files read.
+    fn connection(&self) -> Result<ClientConfig, KafkaConfigError> {
         let mut config = ClientConfig::new();
         config
-            .set("bootstrap.servers", &self.brokers)
-            .set("client.id", role.client_id())
+            .set("bootstrap.servers", self.brokers.to_string())
             .set("security.protocol", self.security_protocol.as_str());
         if self.security_protocol.uses_tls() {
             match &self.ssl_ca_location {
                 Some(path) => config.set("ssl.ca.location", path.display().to_string()),
-                // librdkafka's OpenSSL is built into the binary, so its compiled-in
-                // certificate directory may not exist here: look in the usual places.
+                // librdkafka's compiled-in certificate directory may not exist here:
+                // look in the usual places.
                 None => config.set("ssl.ca.location", "probe"),
             };
             if let (Some(cert), Some(key)) =
@@ -468,21 +430,7 @@ impl KafkaSettings {
                 )
                 .set("sasl.password", password.expose());
         }
-        for (key, value) in tuning {
-            config.set(*key, value);
-        }
-        for (key, value) in self.pass_through()?.0 {
-            config.set(key, value);
-        }
-        for (key, value) in role.safety(self.idempotence) {
-            config.set(key, value);
-        }
         Ok(config)
-    }
-
-    /// The operator's pass-through properties, checked.
-    pub fn pass_through(&self) -> Result<KafkaProperties, KafkaConfigError> {
-        self.properties.parse().map_err(KafkaConfigError::Property)
     }
 
     /// A one-line description for the start-up log: no secret in it.
@@ -499,113 +447,10 @@ impl KafkaSettings {
     }
 }
 
-/// Safety settings leadpipe always sets itself, and why. This list and [`DEDICATED`] are
-/// the one source of the pass-through policy: the Helm chart refuses the same keys from
-/// `helm/leadpipe/files/kafka-policy.json`, which a test below holds equal to them.
-const SAFETY: &[(&str, &str)] = &[
-    (
-        "acks",
-        "acks=all: a lead is acknowledged only once every in-sync replica has it",
-    ),
-    (
-        "request.required.acks",
-        "librdkafka's other name for acks, which is always all",
-    ),
-    (
-        "enable.idempotence",
-        "set it with LEADPIPE_KAFKA_IDEMPOTENCE",
-    ),
-    (
-        "enable.auto.commit",
-        "offsets are committed only after the database commit",
-    ),
-    (
-        "enable.auto.offset.store",
-        "offsets are stored only after the database commit",
-    ),
-    (
-        "auto.offset.reset",
-        "a new group must start at the earliest offset, or leads are skipped",
-    ),
-];
-
-/// Properties with a setting of their own.
-const DEDICATED: &[(&str, &str)] = &[
-    ("bootstrap.servers", "LEADPIPE_KAFKA_BROKERS"),
-    ("metadata.broker.list", "LEADPIPE_KAFKA_BROKERS"),
-    ("security.protocol", "LEADPIPE_KAFKA_SECURITY_PROTOCOL"),
-    ("sasl.mechanism", "LEADPIPE_KAFKA_SASL_MECHANISM"),
-    ("sasl.mechanisms", "LEADPIPE_KAFKA_SASL_MECHANISM"),
-    ("sasl.username", "LEADPIPE_KAFKA_SASL_USERNAME"),
-    ("sasl.password", "LEADPIPE_KAFKA_SASL_PASSWORD_FILE"),
-    ("ssl.ca.location", "LEADPIPE_KAFKA_SSL_CA_LOCATION"),
-    (
-        "ssl.certificate.location",
-        "LEADPIPE_KAFKA_SSL_CERTIFICATE_LOCATION",
-    ),
-    ("ssl.key.location", "LEADPIPE_KAFKA_SSL_KEY_LOCATION"),
-    ("ssl.key.password", "LEADPIPE_KAFKA_SSL_KEY_PASSWORD_FILE"),
-    ("group.id", "LEADPIPE_GROUP_ID"),
-    ("linger.ms", "LEADPIPE_KAFKA_LINGER_MS"),
-    ("queue.buffering.max.ms", "LEADPIPE_KAFKA_LINGER_MS"),
-    ("compression.type", "LEADPIPE_KAFKA_COMPRESSION"),
-    ("compression.codec", "LEADPIPE_KAFKA_COMPRESSION"),
-    ("message.timeout.ms", "LEADPIPE_KAFKA_DELIVERY_TIMEOUT_MS"),
-    ("delivery.timeout.ms", "LEADPIPE_KAFKA_DELIVERY_TIMEOUT_MS"),
-    ("session.timeout.ms", "LEADPIPE_KAFKA_SESSION_TIMEOUT_MS"),
-];
-
-/// The operator's extra librdkafka properties (`LEADPIPE_KAFKA_PROPERTIES`), checked
-/// when parsed: a refused property stops the process at start with the reason.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KafkaProperties(pub Vec<(String, String)>);
-
-impl std::str::FromStr for KafkaProperties {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let mut properties: Vec<(String, String)> = Vec::new();
-        for part in text.split(',') {
-            match part.split_once('=') {
-                Some((key, value)) => {
-                    let key = key.trim();
-                    let well_formed = !key.is_empty()
-                        && key.bytes().all(|b| {
-                            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_'
-                        });
-                    if !well_formed {
-                        return Err(
-                            "a property name may hold only a-z, 0-9, `.` and `_`".to_owned()
-                        );
-                    }
-                    if let Some((_, why)) = SAFETY.iter().find(|(k, _)| *k == key) {
-                        return Err(format!(
-                            "{key} is a safety setting leadpipe always sets ({why}); it cannot be overridden"
-                        ));
-                    }
-                    if let Some((_, setting)) = DEDICATED.iter().find(|(k, _)| *k == key) {
-                        return Err(format!("{key} has a setting of its own: use {setting}"));
-                    }
-                    properties.push((key.to_owned(), value.trim().to_owned()));
-                }
-                None if part.trim().is_empty() => {}
-                // A list value such as `debug=broker,topic`: continue the previous one.
-                None => match properties.last_mut() {
-                    Some((_, value)) => {
-                        value.push(',');
-                        value.push_str(part.trim());
-                    }
-                    None => return Err("expected key=value,key=value".to_owned()),
-                },
-            }
-        }
-        Ok(Self(properties))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kafka::ClientRole;
     use clap::Parser;
 
     #[derive(Parser)]
@@ -625,126 +470,73 @@ mod tests {
     }
 
     #[test]
-    fn properties_are_key_value_pairs_and_list_values_continue() {
-        let properties: KafkaProperties =
-            "socket.keepalive.enable=true, client.rack=use1-az1,debug=broker,topic"
-                .parse()
-                .unwrap();
-        assert_eq!(
-            properties.0,
-            vec![
-                ("socket.keepalive.enable".to_owned(), "true".to_owned()),
-                ("client.rack".to_owned(), "use1-az1".to_owned()),
-                ("debug".to_owned(), "broker,topic".to_owned()),
-            ]
-        );
-        assert_eq!(
-            "".parse::<KafkaProperties>().unwrap(),
-            KafkaProperties::default()
-        );
-        assert!("novalue".parse::<KafkaProperties>().is_err());
-    }
-
-    /// The chart's copy of the policy (`helm/leadpipe/files/kafka-policy.json`, read by
-    /// its `kafka.properties` check) says exactly what the binaries refuse.
-    #[test]
-    fn the_charts_kafka_policy_is_the_binaries() {
-        let quoted = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(key, value)| format!("    {key:?}: {value:?}"))
-                .collect::<Vec<_>>()
-                .join(",\n")
-        };
-        let expected = format!(
-            "{{\n  \"safety\": {{\n{}\n  }},\n  \"dedicated\": {{\n{}\n  }}\n}}\n",
-            quoted(SAFETY),
-            quoted(DEDICATED)
-        );
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../helm/leadpipe/files/kafka-policy.json"
-        );
-        let chart = std::fs::read_to_string(path).unwrap_or_default();
+    fn a_refused_pass_through_stops_the_parse_naming_the_setting_not_the_value() {
+        let error = parse(&["--kafka-properties", "acks=1"]).unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
+        assert_eq!(error.exit_code(), 2);
+        let text = error.to_string();
         assert!(
-            chart == expected,
-            "{path} differs from SAFETY and DEDICATED in crates/service/src/kafka.rs; it should read:\n{expected}"
+            text.contains("LEADPIPE_KAFKA_PROPERTIES: acks is a safety setting"),
+            "{text}"
         );
+        let broken = parse(&["--kafka-properties", "Bad Key=hunter2"]).unwrap_err();
+        assert!(!broken.to_string().contains("hunter2"), "{broken}");
+        assert!(parse(&["--kafka-properties", "ssl.keystore.password=hunter2,x"]).is_ok());
     }
 
     #[test]
-    fn a_pass_through_of_a_safety_setting_is_refused_with_the_reason() {
-        for key in [
-            "acks",
-            "request.required.acks",
-            "enable.idempotence",
-            "enable.auto.commit",
-            "auto.offset.reset",
-        ] {
-            let error = format!("{key}=1").parse::<KafkaProperties>().unwrap_err();
-            assert!(error.contains("safety setting"), "{error}");
+    fn brokers_are_host_port_pairs() {
+        let settings = parse(&["--kafka-brokers", "a:9092, [::1]:9093,"]).unwrap();
+        assert_eq!(settings.brokers.to_string(), "a:9092,[::1]:9093");
+        for bad in ["", "a", "a:", ":9092", "a:port", "a:0", "a:70000"] {
+            assert!(parse(&["--kafka-brokers", bad]).is_err(), "{bad:?}");
         }
-        let error = "sasl.password=x".parse::<KafkaProperties>().unwrap_err();
-        assert!(
-            error.contains("LEADPIPE_KAFKA_SASL_PASSWORD_FILE"),
-            "{error}"
-        );
-        assert!(!error.contains("=x"), "the value is not echoed: {error}");
-        let settings = parse(&["--kafka-properties", "acks=1"]).unwrap();
-        let error = settings.validate().unwrap_err().to_string();
-        assert!(
-            error.starts_with("LEADPIPE_KAFKA_PROPERTIES: acks is a safety setting"),
-            "{error}"
-        );
-        let secret = parse(&["--kafka-properties", "ssl.keystore.password=hunter2,x"]).unwrap();
-        assert!(secret.validate().is_ok());
-        let broken = parse(&["--kafka-properties", "Bad Key=hunter2"]).unwrap();
-        assert!(!broken
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("hunter2"));
     }
 
     #[test]
     fn safety_settings_come_last_and_tuning_can_be_overridden_by_the_operator() {
-        let settings = parse(&[
+        let config = parse(&[
             "--kafka-properties",
             "queue.buffering.max.kbytes=1024,socket.keepalive.enable=true",
         ])
+        .unwrap()
+        .validate()
         .unwrap();
-        let tuning = [
-            ("queue.buffering.max.kbytes", "262144".to_owned()),
-            ("acks", "1".to_owned()),
-        ];
-        let config = settings
-            .client_config(ClientRole::LeadProducer, &tuning)
-            .unwrap();
-        assert_eq!(value(&config, "acks").as_deref(), Some("all"));
+        let producer = config
+            .client(ClientRole::Producer, "leadpipe-gateway")
+            .tuning([
+                ("queue.buffering.max.kbytes", "262144".to_owned()),
+                ("acks", "1".to_owned()),
+            ])
+            .config();
+        assert_eq!(value(&producer, "acks").as_deref(), Some("all"));
         assert_eq!(
-            value(&config, "enable.idempotence").as_deref(),
+            value(&producer, "enable.idempotence").as_deref(),
             Some("true")
         );
         assert_eq!(
-            value(&config, "queue.buffering.max.kbytes").as_deref(),
+            value(&producer, "queue.buffering.max.kbytes").as_deref(),
             Some("1024")
         );
         assert_eq!(
-            value(&config, "socket.keepalive.enable").as_deref(),
+            value(&producer, "socket.keepalive.enable").as_deref(),
             Some("true")
         );
         assert_eq!(
-            value(&config, "security.protocol").as_deref(),
+            value(&producer, "security.protocol").as_deref(),
             Some("plaintext")
         );
         assert_eq!(
-            value(&config, "client.id").as_deref(),
+            value(&producer, "client.id").as_deref(),
             Some("leadpipe-gateway")
         );
 
-        let member = settings
-            .client_config(ClientRole::GroupMember { group_id: "g" }, &[])
-            .unwrap();
+        let member = config
+            .client(
+                ClientRole::GroupMember { group_id: "g" },
+                "leadpipe-consumer",
+            )
+            .config();
         assert_eq!(
             value(&member, "enable.auto.commit").as_deref(),
             Some("false")
@@ -761,7 +553,7 @@ mod tests {
     }
 
     #[test]
-    fn sasl_ssl_takes_the_password_from_the_file_and_the_ca_from_its_setting() {
+    fn sasl_ssl_takes_the_password_from_the_file_once_and_the_ca_from_its_setting() {
         let dir = tempfile::tempdir().unwrap();
         let ca = dir.path().join("ca.pem");
         std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
@@ -783,7 +575,10 @@ mod tests {
         ])
         .unwrap();
         assert!(!format!("{settings:?}").contains("ignored"));
-        let config = settings.client_config(ClientRole::Admin, &[]).unwrap();
+        let kafka = settings.validate().unwrap();
+        // The file was read at validation: clients made later do not read it again.
+        std::fs::remove_file(&password).unwrap();
+        let config = kafka.client(ClientRole::Admin, "leadpipe-admin").config();
         assert_eq!(
             value(&config, "security.protocol").as_deref(),
             Some("sasl_ssl")
@@ -799,6 +594,7 @@ mod tests {
             Some(ca.display().to_string())
         );
         assert!(!settings.describe().contains("s3cret"));
+        assert!(!format!("{kafka:?}").contains("s3cret"));
     }
 
     #[test]
