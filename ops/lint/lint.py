@@ -481,7 +481,7 @@ def crate_sources(component: str) -> str | None:
 
 # Settings, metrics and routes shared by both binaries live in this crate
 # (flattened into each binary's settings).
-SHARED_CRATE = "service"
+SHARED_CRATE = "platform"
 
 
 def check_contract_against_sources() -> None:

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use leadpipe_consumer::{Application, LeadStore, Settings};
 use leadpipe_domain::{AcceptedLead, ConsentPolicy, LeadMessage, SCHEMA_VERSION};
-use leadpipe_service::{ClientRole, KafkaSettings};
+use leadpipe_platform::{ClientRole, KafkaSettings};
 use leadpipe_testkit::{kafka, leads, unique_name, Tansu, TestDatabase};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use sqlx::PgPool;

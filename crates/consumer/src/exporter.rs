@@ -7,7 +7,7 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use leadpipe_service::KafkaConfig;
+use leadpipe_platform::KafkaConfig;
 
 use crate::health::{Facts, Health};
 use crate::lag::GroupLagProbe;

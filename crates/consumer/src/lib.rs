@@ -13,20 +13,21 @@
 //!   [`backoff`] until it is stored.
 //! - [`store`]: the repository: the `UNNEST` batch insert and the embedded migrations.
 //! - [`dead_letter`]: messages that cannot be stored go to the dead-letter topic with
-//!   headers saying why and where they came from.
+//!   headers saying why and where they came from ([`dead_letter::producer`]).
 //!
 //! Around it:
 //! - [`settings`]: configuration from `LEADPIPE_*` environment variables.
 //! - [`startup`]: wires everything and runs until a shutdown signal.
 //! - [`exporter`]: `leadpipe-consumer lag-exporter`, the group lag without consuming.
-//! - [`dlq`]: `leadpipe-consumer dlq list|replay`, the dead-letter topic.
+//! - [`dead_letter::command`]: `leadpipe-consumer dlq list|replay`, the dead-letter
+//!   topic read back by an operator.
 //! - [`monitor`]: the periodic check and the one writer of readiness ([`health`]):
 //!   database, broker, the group lag of every partition ([`lag`]), and the stall
 //!   [`watchdog`], which makes the pipeline rejoin the group when partitions with lag
 //!   stand still while this instance could work on them.
 //! - [`http`], [`metrics`]: `/healthz` `/readyz` `/metrics`, Prometheus metrics. Logs
 //!   (structured, without personal data) and the shutdown signal come from
-//!   `leadpipe_service`, shared with the gateway.
+//!   `leadpipe_platform`, shared with the gateway.
 //!
 //! The invariant everything serves: an offset is committed only after every message
 //! before it on its partition is in the `leads` table or on the dead-letter topic.
@@ -34,7 +35,6 @@
 pub mod backoff;
 pub mod batch;
 pub mod dead_letter;
-pub mod dlq;
 pub mod exporter;
 pub mod flush;
 pub mod group;

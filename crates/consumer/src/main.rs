@@ -1,9 +1,10 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use leadpipe_consumer::dead_letter::command as dlq;
 use leadpipe_consumer::settings::{DlqAction, Settings};
-use leadpipe_consumer::{dlq, Application, Cli, Command, LeadStore};
-use leadpipe_service::{exit_code, init_tracing, parse_or_exit, shutdown_signal, ConfigError};
+use leadpipe_consumer::{Application, Cli, Command, LeadStore};
+use leadpipe_platform::{exit_code, init_tracing, parse_or_exit, shutdown_signal, ConfigError};
 
 /// Fewer and cheaper allocations than the system allocator under many small, short-lived
 /// requests (see docs/benchmarks.md).

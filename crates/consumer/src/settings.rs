@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use leadpipe_domain::ConsentPolicy;
 
-pub use leadpipe_service::{CommonSettings, GroupSettings, LogFormat};
+pub use leadpipe_platform::{CommonSettings, GroupSettings, LogFormat};
 
 /// Command line: a subcommand (default `run`) and the settings, which every subcommand
 /// accepts.

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use leadpipe_domain::{AcceptedLead, LeadMessage, SCHEMA_VERSION};
-use leadpipe_service::Secret;
+use leadpipe_platform::Secret;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
@@ -27,7 +27,7 @@ pub enum StoreError {
     #[error("invalid database URL: {0}")]
     Url(#[source] sqlx::Error),
     #[error("database password: {0}")]
-    PasswordFile(#[from] leadpipe_service::secret::SecretFileError),
+    PasswordFile(#[from] leadpipe_platform::secret::SecretFileError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("applying migrations: {0}")]

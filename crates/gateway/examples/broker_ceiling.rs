@@ -16,7 +16,7 @@ use chrono::Utc;
 use futures::stream::{self, StreamExt};
 use leadpipe_domain::{parse_submission, AcceptedLead, ConsentPolicy, LeadId};
 use leadpipe_gateway::{KafkaSink, Settings};
-use leadpipe_service::ClientRole;
+use leadpipe_platform::ClientRole;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 #[tokio::main]

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use leadpipe_gateway::{Application, KafkaSink, Metrics, Settings};
-use leadpipe_service::{exit_code, init_tracing, parse_or_exit, shutdown_signal};
+use leadpipe_platform::{exit_code, init_tracing, parse_or_exit, shutdown_signal};
 
 /// Fewer and cheaper allocations than the system allocator under many small, short-lived
 /// requests (see docs/benchmarks.md).

@@ -188,7 +188,7 @@ impl Metrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
-        leadpipe_service::render_metrics(&self.registry)
+        leadpipe_platform::render_metrics(&self.registry)
     }
 }
 

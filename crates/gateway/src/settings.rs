@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser};
-use leadpipe_service::Secret;
-pub use leadpipe_service::{CommonSettings, LogFormat, ProducerTuning};
+use leadpipe_platform::Secret;
+pub use leadpipe_platform::{CommonSettings, LogFormat, ProducerTuning};
 
 use crate::abuse::client_ip::TrustedProxies;
 use crate::abuse::rate::RateSetting;

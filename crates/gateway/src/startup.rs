@@ -20,7 +20,7 @@ use actix_web::http::{header, Uri};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use leadpipe_domain::ConsentPolicy;
-use leadpipe_service::ConfigError;
+use leadpipe_platform::ConfigError;
 use tokio::sync::Semaphore;
 
 use crate::metrics::Metrics;

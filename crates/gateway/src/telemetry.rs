@@ -1,4 +1,4 @@
-//! Per-request observation (process-wide logging is set up by `leadpipe_service`).
+//! Per-request observation (process-wide logging is set up by `leadpipe_platform`).
 //!
 //! Every request gets a request id — a well-formed `X-Request-Id` from the client, or a
 //! new one — echoed in the answer and available to handlers ([`RequestId::of`]) for the

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use leadpipe_service::{ClientBuilder, ClientRole, KafkaConfig, KafkaSettings};
+use leadpipe_platform::{ClientBuilder, ClientRole, KafkaConfig, KafkaSettings};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};

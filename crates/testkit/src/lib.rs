@@ -6,7 +6,8 @@
 //! - [`ServiceProcess`]: a workspace binary as a child process — start, wait until
 //!   ready, SIGTERM or SIGKILL, restart, logs for failing assertions.
 //! - [`TestDatabase`]: a database of a test's own, migrated, dropped at the end.
-//! - [`Pipeline`]: broker topic, database, gateway and consumer of one test.
+//! - [`TestStack`]: the whole pipeline of one test as real processes: broker topic,
+//!   database, gateway and consumer.
 //! - [`Scrape`]: a `/metrics` page, parsed.
 //! - [`wait_for`]: polling with a deadline.
 //! - [`Tansu`]: a broker of a test's own, on a free port, that the test may kill and
@@ -28,12 +29,12 @@ mod database;
 pub mod kafka;
 pub mod leads;
 mod pg_cluster;
-pub mod pipeline;
 mod process;
 mod redis;
 mod scrape;
 mod service;
 pub mod shared;
+pub mod stack;
 mod tansu;
 mod tls;
 mod wait;
@@ -41,11 +42,11 @@ mod wait;
 pub use binary::binary;
 pub use database::TestDatabase;
 pub use pg_cluster::{PgCluster, TLS_CLUSTER_PASSWORD};
-pub use pipeline::{Pipeline, Tuning};
 pub use process::{free_port, wait_for_port};
 pub use redis::RedisServer;
 pub use scrape::Scrape;
 pub use service::ServiceProcess;
+pub use stack::{TestStack, Tuning};
 pub use tansu::{Tansu, TansuBuilder};
 pub use tls::{Issued, TestCa, TlsProxy};
 pub use wait::wait_for;

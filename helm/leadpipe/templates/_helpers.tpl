@@ -641,7 +641,7 @@ Kafka security settings that belong together.
 {{- if and (not (include "leadpipe.kafkaTls" .)) (or (include "leadpipe.kafkaCa" .) (include "leadpipe.kafkaClientCert" .)) }}
 {{- fail (printf "kafka.tls.ca / kafka.tls.clientCert are set, but kafka.securityProtocol (%s) does not use TLS: use ssl or sasl_ssl" $protocol) }}
 {{- end }}
-{{- /* The binaries' own pass-through policy (crates/service/src/kafka/policy.rs; a test
+{{- /* The binaries' own pass-through policy (crates/platform/src/kafka/policy.rs; a test
 there keeps this file equal to it): what they refuse at start, the
 chart refuses here. Where a setting has a chart value, the message names the value. */}}
 {{- $policy := .Files.Get "files/kafka-policy.json" | fromJson }}

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::steady_load;
 use leadpipe_loadtest::{Class, DrainOptions};
-use leadpipe_testkit::{PgCluster, Pipeline, Tansu, Tuning};
+use leadpipe_testkit::{PgCluster, Tansu, TestStack, Tuning};
 use url::Url;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +114,7 @@ fn schedule(seed: u64, length: Duration) -> Vec<Event> {
 /// Runs one schedule against the pipeline: each event takes its target down and brings
 /// it back; events on different targets overlap as scheduled.
 struct Stage {
-    pipeline: Mutex<Pipeline>,
+    pipeline: Mutex<TestStack>,
     broker: Mutex<Tansu>,
     database: Mutex<PgCluster>,
 }
@@ -190,7 +190,7 @@ async fn under_a_seeded_chaos_schedule_every_accepted_lead_is_stored_exactly_onc
         ("LEADPIPE_LAG_INTERVAL_MS", "1000"),
         ("LEADPIPE_KAFKA_IDEMPOTENCE", "false"),
     ];
-    let pipeline = Pipeline::start(
+    let pipeline = TestStack::start(
         &broker.brokers(),
         &database.server_url(),
         Tuning {
@@ -358,7 +358,7 @@ fn explain_missing(
     use leadpipe_testkit::kafka::Access;
     let observer: rdkafka::consumer::BaseConsumer = leadpipe_testkit::kafka::client(
         &brokers.config(),
-        leadpipe_service::ClientRole::GroupObserver { group_id: group },
+        leadpipe_platform::ClientRole::GroupObserver { group_id: group },
     )
     .create()
     .expect("a client");

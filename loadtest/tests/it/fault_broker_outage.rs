@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use crate::support::{assert_reconciled, reconcile, steady_load};
 use leadpipe_loadtest::{Class, Outcome};
-use leadpipe_testkit::{shared, Pipeline, Tansu, Tuning};
+use leadpipe_testkit::{shared, Tansu, TestStack, Tuning};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_answers_503_while_the_broker_is_down_and_loses_no_accepted_lead() {
     let mut broker = Tansu::start().unwrap();
-    let pipeline = Pipeline::start(
+    let pipeline = TestStack::start(
         &broker.brokers(),
         &shared::database_server_url(),
         Tuning {

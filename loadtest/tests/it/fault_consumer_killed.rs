@@ -11,12 +11,12 @@
 use std::time::{Duration, Instant};
 
 use crate::support::{assert_reconciled, reconcile, steady_load};
-use leadpipe_testkit::{shared, Pipeline, Tansu, Tuning};
+use leadpipe_testkit::{shared, Tansu, TestStack, Tuning};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leads_accepted_while_the_consumer_is_killed_and_restarted_are_all_stored_once() {
     let broker = Tansu::start().unwrap();
-    let mut pipeline = Pipeline::start(
+    let mut pipeline = TestStack::start(
         &broker.brokers(),
         &shared::database_server_url(),
         Tuning {
@@ -73,7 +73,7 @@ async fn leads_accepted_while_the_consumer_is_killed_and_restarted_are_all_store
 
 /// Waits until the running instance has stored rows beyond `before` (it is consuming, not
 /// just assigned), and returns the count.
-async fn stores_more_than(pipeline: &Pipeline, before: i64) -> i64 {
+async fn stores_more_than(pipeline: &TestStack, before: i64) -> i64 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let stored = pipeline.db.count().await;
@@ -91,7 +91,7 @@ async fn stores_more_than(pipeline: &Pipeline, before: i64) -> i64 {
 
 /// Waits until the running consumer reports lag for all 12 partitions, i.e. it owns them
 /// all (each partition's lag is reported by its owner only).
-async fn owns_every_partition(pipeline: &Pipeline) {
+async fn owns_every_partition(pipeline: &TestStack) {
     let client = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {

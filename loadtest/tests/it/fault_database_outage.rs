@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::support::{assert_reconciled, reconcile, steady_load};
-use leadpipe_testkit::{PgCluster, Pipeline, Tansu, Tuning};
+use leadpipe_testkit::{PgCluster, Tansu, TestStack, Tuning};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leads_accepted_while_the_database_is_down_are_stored_once_it_is_back() {
@@ -16,7 +16,7 @@ async fn leads_accepted_while_the_database_is_down_are_stored_once_it_is_back() 
         .unwrap()
         .unwrap();
     let server = format!("postgres://postgres@127.0.0.1:{}", cluster.port());
-    let pipeline = Pipeline::start(&broker.brokers(), &server, Tuning::default()).await;
+    let pipeline = TestStack::start(&broker.brokers(), &server, Tuning::default()).await;
     let load = tokio::spawn({
         let config = steady_load(pipeline.target(), 200.0, 16);
         async move { leadpipe_loadtest::run(&config).await.unwrap() }

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use crate::support::{assert_reconciled, reconcile, steady_load};
 use leadpipe_loadtest::Class;
-use leadpipe_testkit::{shared, Pipeline, Tansu, Tuning};
+use leadpipe_testkit::{shared, Tansu, TestStack, Tuning};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_stopped_under_load_drains_answers_every_request_and_loses_nothing() {
     let broker = Tansu::start().unwrap();
-    let mut pipeline = Pipeline::start(
+    let mut pipeline = TestStack::start(
         &broker.brokers(),
         &shared::database_server_url(),
         Tuning {

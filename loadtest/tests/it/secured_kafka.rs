@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use leadpipe_testkit::{
-    free_port, shared, unique_name, wait_for, Pipeline, ServiceProcess, Tansu, TestCa, TlsProxy,
+    free_port, shared, unique_name, wait_for, ServiceProcess, Tansu, TestCa, TestStack, TlsProxy,
     Tuning,
 };
 use serde_json::{json, Value};
@@ -80,7 +80,7 @@ async fn post(gateway: &str, key: &str) -> reqwest::Response {
 
 /// Posts a lead (retrying the 503s of a producer still logging in) and waits until it
 /// is stored, exactly once.
-async fn post_and_find_stored(pipeline: &Pipeline) {
+async fn post_and_find_stored(pipeline: &TestStack) {
     let key = unique_name("secured");
     let id = wait_for("the lead accepted", Duration::from_secs(30), || async {
         let response = post(&pipeline.target(), &key).await;
@@ -111,7 +111,7 @@ async fn with_scram_credentials_the_gateway_publishes_and_a_consumer_with_its_ow
     let dir = tempfile::tempdir().unwrap();
     let gateway_pw = password_file(dir.path(), "gateway", GATEWAY_PASSWORD);
     let consumer_pw = password_file(dir.path(), "consumer", CONSUMER_PASSWORD);
-    let pipeline = Pipeline::start(
+    let pipeline = TestStack::start(
         &broker.brokers(),
         &shared::database_server_url(),
         Tuning {
@@ -190,7 +190,7 @@ async fn over_sasl_ssl_the_pipeline_stores_and_an_untrusted_certificate_fails_cl
     let gateway_pw = password_file(dir.path(), "gateway", GATEWAY_PASSWORD);
     let consumer_pw = password_file(dir.path(), "consumer", CONSUMER_PASSWORD);
     let ca_file = ca.cert_path();
-    let pipeline = Pipeline::start(
+    let pipeline = TestStack::start(
         &brokers,
         &shared::database_server_url(),
         Tuning {

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use leadpipe_testkit::{shared, Pipeline, Tuning};
+use leadpipe_testkit::{shared, TestStack, Tuning};
 use serde_json::Value;
 
 async fn loadtest(args: &[&str]) -> Output {
@@ -33,7 +33,7 @@ fn embedded_data(html: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_run_reconciles_with_no_gaps_and_writes_both_reports() {
-    let pipeline = Pipeline::start(
+    let pipeline = TestStack::start(
         &shared::brokers(),
         &shared::database_server_url(),
         Tuning::default(),
@@ -130,7 +130,7 @@ async fn a_short_run_reconciles_with_no_gaps_and_writes_both_reports() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconciliation_exits_non_zero_when_accepted_leads_are_never_stored() {
-    let mut pipeline = Pipeline::start(
+    let mut pipeline = TestStack::start(
         &shared::brokers(),
         &shared::database_server_url(),
         Tuning::default(),

@@ -1,10 +1,10 @@
 //! What the load tests share: a steady load for fault tests, and reconciliation of a run
-//! against a pipeline (see `leadpipe_testkit::Pipeline`), failing with everything useful.
+//! against a pipeline (see `leadpipe_testkit::TestStack`), failing with everything useful.
 
 use std::time::Duration;
 
 use leadpipe_loadtest::{LoadConfig, LoadRun, Reconciliation};
-use leadpipe_testkit::Pipeline;
+use leadpipe_testkit::TestStack;
 use url::Url;
 
 /// A steady, modest load for fault tests: `rate` per second for `seconds`, with the
@@ -20,7 +20,7 @@ pub fn steady_load(target: String, rate: f64, seconds: u64) -> LoadConfig {
 }
 
 /// Reconciles `run` against the pipeline's database, waiting for the consumer's lag.
-pub async fn reconcile(pipeline: &Pipeline, run: &LoadRun) -> Reconciliation {
+pub async fn reconcile(pipeline: &TestStack, run: &LoadRun) -> Reconciliation {
     let options = leadpipe_loadtest::DrainOptions {
         consumer_metrics: Some(Url::parse(&pipeline.consumer_metrics()).expect("a URL")),
         timeout: Duration::from_secs(90),
@@ -33,7 +33,7 @@ pub async fn reconcile(pipeline: &Pipeline, run: &LoadRun) -> Reconciliation {
 }
 
 /// Asserts a reconciliation found no gap, printing everything useful if it did.
-pub fn assert_reconciled(reconciliation: &Reconciliation, run: &LoadRun, pipeline: &Pipeline) {
+pub fn assert_reconciled(reconciliation: &Reconciliation, run: &LoadRun, pipeline: &TestStack) {
     let summary = leadpipe_loadtest::report::text::reconciliation_summary(reconciliation);
     assert!(
         reconciliation.is_clean(),

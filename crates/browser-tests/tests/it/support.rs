@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use leadpipe_browser_tests::{Browser, EventPage, Site, SiteListener};
-use leadpipe_testkit::{shared, wait_for, Pipeline, Tuning};
+use leadpipe_testkit::{shared, wait_for, TestStack, Tuning};
 use uuid::Uuid;
 
 pub struct Stage {
     pub browser: Browser,
     pub site: Site,
-    pub pipeline: Pipeline,
+    pub pipeline: TestStack,
 }
 
 impl Stage {
@@ -34,7 +34,7 @@ impl Stage {
             ("LEADPIPE_KAFKA_IDEMPOTENCE", "false".to_owned()),
         ];
         env.extend(gateway_env);
-        let pipeline = Pipeline::start(
+        let pipeline = TestStack::start(
             brokers,
             &shared::database_server_url(),
             Tuning {

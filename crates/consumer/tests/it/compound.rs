@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leadpipe_service::KafkaSettings;
+use leadpipe_platform::KafkaSettings;
 use leadpipe_testkit::leads::{lead_message, lead_records, produce_all};
 use leadpipe_testkit::{kafka, unique_name, wait_for, Tansu, TestDatabase};
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use leadpipe_testkit::leads::{lead_message, produce_all};
-use leadpipe_testkit::{kafka, shared, unique_name, wait_for, Pipeline, TestDatabase, Tuning};
+use leadpipe_testkit::{kafka, shared, unique_name, wait_for, TestDatabase, TestStack, Tuning};
 
 use crate::support::{consumer_env, end_offsets, start_consumer};
 
@@ -116,7 +116,7 @@ async fn dlq_replay_republishes_what_todays_rules_accept_and_twice_stores_nothin
 
 #[tokio::test]
 async fn canaries_cross_the_pipeline_are_timed_stay_out_of_analyst_views_and_expire() {
-    let mut pipeline = Pipeline::start(
+    let mut pipeline = TestStack::start(
         &shared::brokers(),
         &shared::database_server_url(),
         Tuning {

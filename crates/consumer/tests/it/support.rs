@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use leadpipe_service::ClientRole;
+use leadpipe_platform::ClientRole;
 use leadpipe_testkit::kafka::{self, Access};
 use leadpipe_testkit::ServiceProcess;
 use rdkafka::consumer::{BaseConsumer, Consumer};

@@ -14,7 +14,7 @@ pub mod redis_store;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use leadpipe_service::Secret;
+use leadpipe_platform::Secret;
 
 use crate::metrics::Metrics;
 

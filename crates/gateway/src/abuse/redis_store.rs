@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use leadpipe_service::Secret;
+use leadpipe_platform::Secret;
 use redis::aio::ConnectionManager;
 use sha2::Sha256;
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use leadpipe_service::{ClientRole, KafkaConfig};
+use leadpipe_platform::{ClientRole, KafkaConfig};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
@@ -64,7 +64,7 @@ impl KafkaSink {
     }
 
     /// The producer's properties besides connection and safety: the typed
-    /// [`ProducerTuning`](leadpipe_service::ProducerTuning), and a local queue sized to
+    /// [`ProducerTuning`](leadpipe_platform::ProducerTuning), and a local queue sized to
     /// the publishes admitted at once. The producer benchmark uses the same.
     pub fn tuning(settings: &Settings) -> Vec<(&'static str, String)> {
         let queue_messages = (settings.max_in_flight * 2).clamp(1000, 10_000_000);

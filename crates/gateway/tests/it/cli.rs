@@ -145,7 +145,7 @@ fn the_kafka_settings_are_validated_once_at_start() {
         .env("LEADPIPE_HTTP_ADDR", "127.0.0.1:0")
         .env("LEADPIPE_KAFKA_BROKERS", "127.0.0.1:1")
         .env("LEADPIPE_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info,leadpipe_service=debug")
+        .env("RUST_LOG", "info,leadpipe_platform=debug")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();

@@ -1,21 +1,10 @@
-//! The dead-letter topic: where a message goes when it cannot be decoded or no longer
-//! validates, so that it never blocks its partition.
-//!
-//! The dead letter keeps the original key and payload byte for byte and says in headers
-//! why it was rejected and where it came from:
-//!
-//! | header | value |
-//! |---|---|
-//! | `leadpipe-dlq-reason` | `malformed`, `unsupported_version` or `invalid` |
-//! | `leadpipe-dlq-error` | the decoding error; names fields, never their values |
-//! | `leadpipe-source-topic` | topic the message was read from |
-//! | `leadpipe-source-partition` | its partition |
-//! | `leadpipe-source-offset` | its offset |
+//! Writing dead letters: the record, its headers, and the producer that publishes it
+//! (see the module above for the format).
 
 use std::time::Duration;
 
 use leadpipe_domain::DecodeError;
-use leadpipe_service::{ClientRole, Compression, KafkaConfig, ProducerTuning};
+use leadpipe_platform::{ClientRole, Compression, KafkaConfig, ProducerTuning};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};

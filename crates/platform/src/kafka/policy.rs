@@ -160,7 +160,7 @@ mod tests {
         let chart = std::fs::read_to_string(path).unwrap_or_default();
         assert!(
             chart == expected,
-            "{path} differs from the policy in crates/service/src/kafka/policy.rs; it should read:\n{expected}"
+            "{path} differs from the policy in crates/platform/src/kafka/policy.rs; it should read:\n{expected}"
         );
     }
 

@@ -1,7 +1,7 @@
-//! The whole pipeline as real processes, for tests that load it or break it: a topic
-//! (and its dead-letter topic) on a broker, a database of the test's own migrated by
-//! `leadpipe-consumer migrate`, and the `leadpipe-gateway` and `leadpipe-consumer`
-//! binaries on free ports.
+//! A test stack: the whole pipeline as real processes, for tests that load it or break
+//! it — a topic (and its dead-letter topic) on a broker, a database of the test's own
+//! migrated by `leadpipe-consumer migrate`, and the `leadpipe-gateway` and
+//! `leadpipe-consumer` binaries on free ports.
 
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ pub struct Tuning {
 }
 
 /// Broker, topic, database, gateway and consumer of one test.
-pub struct Pipeline {
+pub struct TestStack {
     pub brokers: String,
     pub topic: String,
     pub group: String,
@@ -28,7 +28,7 @@ pub struct Pipeline {
     pub consumer: ServiceProcess,
 }
 
-impl Pipeline {
+impl TestStack {
     /// Creates the topic (12 partitions, as in production) and its dead-letter topic on
     /// `brokers` unless `tuning` names one, a database on `pg_server`, and starts gateway
     /// and consumer; returns once both are ready.

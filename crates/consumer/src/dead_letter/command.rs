@@ -14,14 +14,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use leadpipe_domain::{ConsentPolicy, LeadMessage};
-use leadpipe_service::{ClientRole, KafkaConfig};
+use leadpipe_platform::{ClientRole, KafkaConfig};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::dead_letter::{ERROR_HEADER, REASON_HEADER};
+use super::producer::{ERROR_HEADER, REASON_HEADER};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DlqError {
