@@ -346,6 +346,35 @@ mod tests {
                "phone_number": "010-1234-5678", "privacy_consent": true})
     }
 
+    /// The documented body (`LeadRequest`, what OpenAPI shows) and the parser's field list
+    /// name the same fields.
+    #[test]
+    fn the_documented_body_and_the_parser_know_the_same_fields() {
+        let some = || Some("x".to_owned());
+        let full = LeadRequest {
+            campaign: some(),
+            utm_source: some(),
+            utm_medium: some(),
+            utm_campaign: some(),
+            utm_term: some(),
+            utm_content: some(),
+            page_url: some(),
+            captcha_token: some(),
+            ..LeadRequest::default()
+        };
+        let documented = serde_json::to_value(full).unwrap();
+        let mut documented: Vec<&str> = documented
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut parsed = FIELDS.to_vec();
+        documented.sort_unstable();
+        parsed.sort_unstable();
+        assert_eq!(documented, parsed);
+    }
+
     #[test]
     fn the_documented_example_parses_and_normalises() {
         let mut body = valid();
