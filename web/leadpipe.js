@@ -208,6 +208,10 @@ export function mount(form, options = {}) {
     }
     const url = pageUrl(location);
     if (url) lead.page_url = url;
+    // The version of the consent text the visitor was shown, from the element that
+    // shows it (`data-consent-version`): stored with the lead as proof of consent.
+    const version = label(form.querySelector("[data-consent-version]")?.dataset.consentVersion, 64);
+    if (version) lead.consent_text_version = version;
     // Humans leave the honeypot empty; only a filled one is sent.
     const honeypot = input(HONEYPOT)?.value;
     if (honeypot) lead[HONEYPOT] = honeypot;

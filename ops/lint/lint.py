@@ -120,7 +120,7 @@ FLUSH_MARGIN_SECS = 5
 CONSUMER_DEFAULT_SESSION_TIMEOUT_MS = 10000
 # Variables that would carry a secret value: deployments pass files (*_FILE).
 PLAIN_SECRET_VARIABLES = {"LEADPIPE_KAFKA_SASL_PASSWORD", "LEADPIPE_KAFKA_SSL_KEY_PASSWORD",
-                          "LEADPIPE_HASH_SECRET", "LEADPIPE_CAPTCHA_SECRET"}
+                          "LEADPIPE_HASH_SECRET", "LEADPIPE_CAPTCHA_SECRET", "LEADPIPE_IP_HASH_KEY"}
 # Variables a container may take from a Secret (secretKeyRef): whole URLs that may carry a
 # password. Every other secret is a read-only file.
 SECRET_URL_VARIABLES = {"LEADPIPE_DATABASE_URL", "LEADPIPE_REDIS_URL"}
@@ -1178,7 +1178,7 @@ def external_objects(values: dict[str, Any]) -> dict[str, set[str]]:
     secrets = {database["existingSecret"], database["ca"]["secretName"], database["password"]["existingSecret"],
                kafka["sasl"]["existingSecret"], kafka["tls"]["ca"]["secretName"], kafka["tls"]["clientCert"]["secretName"],
                gateway["redis"]["existingSecret"], gateway["hashSecret"]["existingSecret"],
-               gateway["captcha"]["secret"]["existingSecret"]}
+               gateway["captcha"]["secret"]["existingSecret"], gateway["consent"]["ipHashKey"]["existingSecret"]}
     config_maps = {database["ca"]["configMapName"], kafka["tls"]["ca"]["configMapName"]}
     return {"Secret": secrets - {""}, "ConfigMap": config_maps - {""}}
 
@@ -1582,6 +1582,20 @@ def gateway_abuse_problems(values: dict[str, Any], spec: dict[str, Any], contain
             rendered = by_name.get(("Secret", secret.get("secretName")), {})
             if rendered.get("stringData", {}).get(hash_secret["key"]) != hash_secret["value"]:
                 problems.append(f"gateway: Secret {secret.get('secretName')} does not hold gateway.config.hashSecret.value")
+
+    # The proof of consent: the accepted text versions, and the address hash key as a file.
+    consent = config["consent"]
+    want("LEADPIPE_CONSENT_TEXT_VERSIONS", ",".join(consent["textVersions"]) or None)
+    key = consent["ipHashKey"]
+    path = env.get("LEADPIPE_IP_HASH_KEY_FILE")
+    volume = next((v for v in spec.get("volumes", []) if v["name"] == "ip-hash-key"), {})
+    if key["existingSecret"]:
+        wanted = {"secretName": key["existingSecret"], "defaultMode": 0o444,
+                  "items": [{"key": key["key"], "path": Path(path or "").name}]}
+        if not path or volume.get("secret") != wanted:
+            problems.append(f"gateway: address hash key file {path!r} from {volume.get('secret')}, expected {wanted}")
+    elif path or volume:
+        problems.append("gateway: LEADPIPE_IP_HASH_KEY_FILE set although gateway.config.consent.ipHashKey.existingSecret is empty")
 
     captcha = config["captcha"]
     if captcha["verifyUrl"]:

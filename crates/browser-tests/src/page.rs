@@ -312,6 +312,20 @@ impl<'a> EventPage<'a> {
         value.as_str().unwrap_or_default().to_owned()
     }
 
+    /// The consent text next to the checkbox, and the version it declares
+    /// (`data-consent-version`).
+    pub async fn consent_text(&self) -> (String, String) {
+        let text = self.text("[data-consent-version]").await;
+        let version = self
+            .script(
+                "const el = document.querySelector('[data-consent-version]');
+                 return el ? el.dataset.consentVersion : null;",
+                vec![],
+            )
+            .await;
+        (text, version.as_str().unwrap_or_default().to_owned())
+    }
+
     /// The lead reference shown after success, if any.
     pub async fn reference(&self) -> Option<String> {
         let id = self.text("[role=status] code[data-lead-id]").await;

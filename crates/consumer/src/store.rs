@@ -1,11 +1,11 @@
 //! The repository: where a decoded lead becomes a row of the `leads` table.
 //!
-//! A batch is one statement, `INSERT … SELECT * FROM UNNEST($1::uuid[], …) ON CONFLICT (id)
-//! DO NOTHING`, which PostgreSQL runs as one transaction: the whole batch is stored or
-//! none of it. The statement has sixteen array parameters whatever the batch size, so it
-//! stays prepared and never meets the 65,535-bind limit. (A COPY into a staging table
-//! followed by the same insert was measured slower at these batch sizes; see
-//! `benches/drain.rs`.)
+//! A batch is one statement, `INSERT … SELECT * FROM UNNEST($1::smallint[],
+//! $2::uuid[], …) ON CONFLICT (id) DO NOTHING`, which PostgreSQL runs as one
+//! transaction: the whole batch is stored or none of it. The statement has one array parameter per column whatever the batch
+//! size, so it stays prepared and never meets the 65,535-bind limit. (A COPY into a
+//! staging table followed by the same insert was measured slower at these batch sizes;
+//! see `benches/drain.rs`.)
 //!
 //! Inserting is idempotent: a lead id already stored, or repeated within the batch,
 //! inserts nothing, so replaying a batch after a crash or a rebalance is harmless.
@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use leadpipe_domain::{AcceptedLead, LeadMessage, SCHEMA_VERSION};
+use leadpipe_domain::{AcceptedLead, LeadMessage};
 use leadpipe_platform::Secret;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -50,14 +50,15 @@ pub struct InsertOutcome {
 const INSERT_BATCH: &str = r#"
 INSERT INTO leads (
     schema_version, id, received_at, consented_at, campaign, name, email, country_code,
-    phone_e164, privacy_consent, utm_source, utm_medium, utm_campaign, utm_term,
-    utm_content, page_url
+    phone_e164, privacy_consent, consent_text_version, client_ip_hash, utm_source,
+    utm_medium, utm_campaign, utm_term, utm_content, page_url
 )
-SELECT $1::smallint, batch.*
+SELECT *
 FROM UNNEST(
-    $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[], $7::text[],
-    $8::text[], $9::text[], $10::boolean[], $11::text[], $12::text[], $13::text[],
-    $14::text[], $15::text[], $16::text[]
+    $1::smallint[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::text[],
+    $6::text[], $7::text[], $8::text[], $9::text[], $10::boolean[], $11::text[],
+    $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
+    $18::text[]
 ) AS batch
 ON CONFLICT (id) DO NOTHING
 RETURNING id
@@ -119,7 +120,7 @@ impl LeadStore {
             .collect();
         let columns = Columns::from_messages(&messages);
         let result = sqlx::query(INSERT_BATCH)
-            .bind(i16::try_from(SCHEMA_VERSION).expect("schema version fits a smallint"))
+            .bind(columns.schema_version)
             .bind(columns.id)
             .bind(columns.received_at)
             .bind(columns.consented_at)
@@ -129,6 +130,8 @@ impl LeadStore {
             .bind(columns.country_code)
             .bind(columns.phone_e164)
             .bind(columns.privacy_consent)
+            .bind(columns.consent_text_version)
+            .bind(columns.client_ip_hash)
             .bind(columns.utm_source)
             .bind(columns.utm_medium)
             .bind(columns.utm_campaign)
@@ -174,6 +177,7 @@ pub fn unique_by_id(leads: &[AcceptedLead]) -> Vec<&AcceptedLead> {
 
 /// One array per column, in the message's field order, borrowing from the messages.
 struct Columns<'a> {
+    schema_version: Vec<i16>,
     id: Vec<uuid::Uuid>,
     received_at: Vec<chrono::DateTime<chrono::Utc>>,
     consented_at: Vec<Option<chrono::DateTime<chrono::Utc>>>,
@@ -183,6 +187,8 @@ struct Columns<'a> {
     country_code: Vec<&'a str>,
     phone_e164: Vec<&'a str>,
     privacy_consent: Vec<bool>,
+    consent_text_version: Vec<Option<&'a str>>,
+    client_ip_hash: Vec<Option<&'a str>>,
     utm_source: Vec<Option<&'a str>>,
     utm_medium: Vec<Option<&'a str>>,
     utm_campaign: Vec<Option<&'a str>>,
@@ -201,6 +207,10 @@ impl<'a> Columns<'a> {
         }
         let text = |m: &'a Option<std::borrow::Cow<'a, str>>| m.as_deref();
         Columns {
+            // Versions are small numbers (the decoder reads only the known ones).
+            schema_version: column(messages, |m| {
+                i16::try_from(m.schema_version).unwrap_or(i16::MAX)
+            }),
             id: column(messages, |m| m.id.as_uuid()),
             received_at: column(messages, |m| m.received_at),
             consented_at: column(messages, |m| m.consented_at),
@@ -210,6 +220,8 @@ impl<'a> Columns<'a> {
             country_code: column(messages, |m| &*m.country_code),
             phone_e164: column(messages, |m| &*m.phone_e164),
             privacy_consent: column(messages, |m| m.privacy_consent),
+            consent_text_version: column(messages, |m| text(&m.consent_text_version)),
+            client_ip_hash: column(messages, |m| m.client_ip_hash.as_deref()),
             utm_source: column(messages, |m| text(&m.utm_source)),
             utm_medium: column(messages, |m| text(&m.utm_medium)),
             utm_campaign: column(messages, |m| text(&m.utm_campaign)),
@@ -241,9 +253,11 @@ mod tests {
             &mut message.utm_medium,
             &mut message.utm_term,
             &mut message.utm_content,
+            &mut message.consent_text_version,
         ] {
             *optional = Some("set".into());
         }
+        message.client_ip_hash = Some("0".repeat(64));
         let json: serde_json::Value = serde_json::from_slice(&message.to_json()).unwrap();
         // serde_json's map is sorted by key: compare the two lists sorted.
         let fields: Vec<String> = json.as_object().unwrap().keys().cloned().collect();

@@ -26,6 +26,8 @@ pub enum FieldErrorCode {
     InvalidPhoneNumber,
     /// Personal data may not be collected without consent.
     ConsentRequired,
+    /// The consent text version is not one the server accepts.
+    ConsentVersionUnknown,
     /// The field is not part of the API.
     UnknownField,
 }
@@ -42,6 +44,7 @@ impl FieldErrorCode {
             Self::UnknownCallingCode => "unknown_calling_code",
             Self::InvalidPhoneNumber => "invalid_phone_number",
             Self::ConsentRequired => "consent_required",
+            Self::ConsentVersionUnknown => "consent_version_unknown",
             Self::UnknownField => "unknown_field",
         }
     }
@@ -88,11 +91,16 @@ impl FieldErrors {
 
     /// True when the only thing wrong is a missing consent: the lead is otherwise fine.
     pub fn only_consent_missing(&self) -> bool {
-        !self.0.is_empty()
-            && self
-                .0
-                .iter()
-                .all(|e| e.code == FieldErrorCode::ConsentRequired)
+        self.only(FieldErrorCode::ConsentRequired)
+    }
+
+    /// True when the only thing wrong is an unknown consent text version.
+    pub fn only_consent_version_unknown(&self) -> bool {
+        self.only(FieldErrorCode::ConsentVersionUnknown)
+    }
+
+    fn only(&self, code: FieldErrorCode) -> bool {
+        !self.0.is_empty() && self.0.iter().all(|e| e.code == code)
     }
 
     /// Keeps the value when `result` is `Ok`, records the error under `field` otherwise.

@@ -2,8 +2,14 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::field::{Campaign, EmailAddress, Label, PageUrl, PersonName, PhoneNumber};
+use crate::client_ip_hash::ClientIpHash;
+use crate::field::{
+    Campaign, ConsentTextVersion, EmailAddress, Label, PageUrl, PersonName, PhoneNumber,
+};
 use crate::id::LeadId;
+
+/// The version of the Kafka message (see `message`) a lead is written in today.
+pub const SCHEMA_VERSION: u16 = 2;
 
 /// The campaign of canary leads: synthetic leads the gateways publish to measure the
 /// pipeline end to end (see `leadpipe-gateway`'s `LEADPIPE_CANARY_INTERVAL_SECS`). The
@@ -42,6 +48,8 @@ pub struct Lead {
     pub email: EmailAddress,
     pub phone: PhoneNumber,
     pub privacy_consent: bool,
+    /// The version of the consent text shown to the visitor, when the page sent one.
+    pub consent_text_version: Option<ConsentTextVersion>,
     pub campaign: Campaign,
     pub utm: Utm,
     pub page_url: Option<PageUrl>,
@@ -58,6 +66,7 @@ impl Lead {
             email: EmailAddress::parse("canary@leadpipe.invalid").expect(valid),
             phone: PhoneNumber::parse(kr, "010-0000-0000").expect(valid),
             privacy_consent: true,
+            consent_text_version: None,
             campaign: Campaign::parse(CANARY_CAMPAIGN).expect(valid),
             utm: Utm::default(),
             page_url: None,
@@ -69,13 +78,18 @@ impl Lead {
     }
 }
 
-/// A lead the gateway accepted: its id, when it arrived, and when consent was given
-/// (the same instant, when it was given; `None` when the policy allowed no consent).
+/// A lead the gateway accepted: its id, when it arrived, when consent was given (the
+/// same instant, when it was given; `None` when the policy allowed no consent), and the
+/// keyed hash of the client's address when the gateway has a key for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedLead {
     pub id: LeadId,
     pub received_at: DateTime<Utc>,
     pub consented_at: Option<DateTime<Utc>>,
+    pub client_ip_hash: Option<ClientIpHash>,
+    /// The message version it travels in: the current one for a lead the gateway
+    /// stamps, the one it was written in for a decoded message.
+    pub schema_version: u16,
     pub lead: Lead,
 }
 
@@ -86,7 +100,16 @@ impl AcceptedLead {
             id,
             received_at,
             consented_at,
+            client_ip_hash: None,
+            schema_version: SCHEMA_VERSION,
             lead,
         }
+    }
+
+    /// The same lead with the keyed hash of its client's address.
+    #[must_use]
+    pub fn with_client_ip_hash(mut self, hash: Option<ClientIpHash>) -> Self {
+        self.client_ip_hash = hash;
+        self
     }
 }

@@ -16,14 +16,18 @@
 //!   topic (versioned), and its decoding, which re-validates so a consumer never stores
 //!   an invalid lead. The consumer's table columns are its fields.
 //! - [`id`]: lead ids — UUIDv7 by default, UUIDv5 from an `Idempotency-Key`.
+//! - [`client_ip_hash`]: the keyed hash of a client's address a lead carries as proof
+//!   of where consent came from (never the address).
 //! - [`error`]: field errors and malformed-JSON positions, shared by both encodings.
 //!
-//! Modules depend one way, never back: `error` ← `field`, `id` ← `lead` ← `parse` ←
+//! Modules depend one way, never back: `error` ← `field`, `id`, `client_ip_hash` ←
+//! `lead` ← `parse` ←
 //! `request`, `message` (`ops/lint` checks that no module imports one that imports it).
 //!
 //! Once a `Lead` exists it is valid: no unchecked `String` travels past the parsers.
 
 mod body;
+pub mod client_ip_hash;
 pub mod error;
 pub mod field;
 pub mod id;
@@ -32,10 +36,11 @@ pub mod message;
 mod parse;
 pub mod request;
 
+pub use client_ip_hash::ClientIpHash;
 pub use error::{FieldError, FieldErrorCode, FieldErrors, MalformedJson};
 pub use id::{IdempotencyKey, LeadId};
 pub use lead::{AcceptedLead, ConsentPolicy, Lead, Utm, CANARY_CAMPAIGN};
-pub use message::{DecodeError, LeadMessage, SCHEMA_VERSION};
+pub use message::{DecodeError, LeadMessage, READABLE_VERSIONS, SCHEMA_VERSION};
 pub use request::{
     is_api_field, parse_submission, parse_submission_with, LeadRequest, Submission,
     SubmissionError, SubmissionRules,

@@ -1,10 +1,10 @@
 //! The Kafka message on the `leads` topic: one accepted lead as JSON, keyed by its id.
 //!
-//! Wire format, version 1 (see `tests/golden/lead_message_v1.json`):
+//! Wire format, version 2 (see `tests/golden/lead_message_v2.json`):
 //!
 //! | field | type | meaning |
 //! |---|---|---|
-//! | `schema_version` | integer | `1`. A consumer dead-letters versions it does not know. |
+//! | `schema_version` | integer | `2` (`1` is still read). A consumer dead-letters versions it does not know. |
 //! | `id` | UUID string | the lead id; also the Kafka key and the table's primary key |
 //! | `received_at` | RFC 3339 UTC | when the gateway accepted the lead |
 //! | `consented_at` | RFC 3339 UTC or absent | when consent was given (= `received_at`) |
@@ -13,23 +13,30 @@
 //! | `country_code` | string | calling code with plus, `+82` |
 //! | `phone_e164` | string | `+821012345678` |
 //! | `privacy_consent` | boolean | the visitor's answer |
+//! | `consent_text_version` | string or absent | the consent text the visitor was shown (v2) |
+//! | `client_ip_hash` | 64 hex characters or absent | HMAC-SHA256 of the client's address with the gateway's key; never the address (v2) |
 //! | `utm_source` … `utm_content`, `page_url` | string or absent | optional |
 //!
-//! Additive, optional fields may be added within a version; consumers ignore fields
-//! they do not know. Anything else is a new `schema_version`.
+//! Version 1 (`tests/golden/lead_message_v1.json`) is version 2 without the two (v2)
+//! fields; a version 1 message is stored as one, with its version. Additive, optional
+//! fields may be added within a version; consumers ignore fields they do not know.
+//! Anything else is a new `schema_version`.
 
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::client_ip_hash::ClientIpHash;
 use crate::error::{FieldError, FieldErrorCode, FieldErrors, MalformedJson};
 use crate::field::Label;
 use crate::id::LeadId;
+pub use crate::lead::SCHEMA_VERSION;
 use crate::lead::{AcceptedLead, ConsentPolicy};
 use crate::parse::{RawLead, RawPhone};
 
-pub const SCHEMA_VERSION: u16 = 1;
+/// The versions a consumer reads.
+pub const READABLE_VERSIONS: [u16; 2] = [1, 2];
 
 /// One lead on the topic. Its text borrows: from an [`AcceptedLead`] when the gateway
 /// encodes (nothing is copied), and from the record's bytes when the consumer decodes
@@ -52,6 +59,10 @@ pub struct LeadMessage<'a> {
     #[serde(borrow)]
     pub phone_e164: Cow<'a, str>,
     pub privacy_consent: bool,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub consent_text_version: Option<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip_hash: Option<String>,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub utm_source: Option<Cow<'a, str>>,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
@@ -101,7 +112,7 @@ impl<'a> From<&'a AcceptedLead> for LeadMessage<'a> {
         let lead = &accepted.lead;
         let label = |l: &'a Option<Label>| l.as_ref().map(|l| Cow::Borrowed(l.as_str()));
         Self {
-            schema_version: SCHEMA_VERSION,
+            schema_version: accepted.schema_version,
             id: accepted.id,
             received_at: accepted.received_at,
             consented_at: accepted.consented_at,
@@ -111,6 +122,11 @@ impl<'a> From<&'a AcceptedLead> for LeadMessage<'a> {
             country_code: Cow::Owned(lead.phone.calling_code().to_string()),
             phone_e164: Cow::Borrowed(lead.phone.e164()),
             privacy_consent: lead.privacy_consent,
+            consent_text_version: lead
+                .consent_text_version
+                .as_ref()
+                .map(|v| Cow::Borrowed(v.as_str())),
+            client_ip_hash: accepted.client_ip_hash.map(|h| h.to_hex()),
             utm_source: label(&lead.utm.source),
             utm_medium: label(&lead.utm.medium),
             utm_campaign: label(&lead.utm.campaign),
@@ -155,6 +171,8 @@ impl LeadMessage<'_> {
             country_code: own(self.country_code),
             phone_e164: own(self.phone_e164),
             privacy_consent: self.privacy_consent,
+            consent_text_version: self.consent_text_version.map(own),
+            client_ip_hash: self.client_ip_hash,
             utm_source: self.utm_source.map(own),
             utm_medium: self.utm_medium.map(own),
             utm_campaign: self.utm_campaign.map(own),
@@ -170,8 +188,9 @@ impl LeadMessage<'_> {
         let probe: VersionProbe = serde_json::from_slice(payload)
             .map_err(|e| DecodeError::Malformed(MalformedJson::from_serde(&e)))?;
         match probe.schema_version {
-            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(SCHEMA_VERSION)) => {
-            }
+            Some(serde_json::Value::Number(n))
+                if n.as_u64()
+                    .is_some_and(|v| READABLE_VERSIONS.iter().any(|r| u64::from(*r) == v)) => {}
             Some(serde_json::Value::Number(n)) => {
                 return Err(DecodeError::UnsupportedVersion(n.as_u64().unwrap_or(0)))
             }
@@ -197,12 +216,17 @@ impl LeadMessage<'_> {
                 "is required when consent was given",
             ));
         }
+        let client_ip_hash = self
+            .client_ip_hash
+            .as_deref()
+            .and_then(|hex| errors.collect("client_ip_hash", ClientIpHash::parse_hex(hex)));
         let raw = RawLead {
             name: Some(self.name),
             email: Some(self.email),
             country_code: Some(self.country_code),
             phone: Some(RawPhone::E164(self.phone_e164)),
             campaign: Some(self.campaign),
+            consent_text_version: self.consent_text_version,
             utm_source: self.utm_source,
             utm_medium: self.utm_medium,
             utm_campaign: self.utm_campaign,
@@ -216,6 +240,8 @@ impl LeadMessage<'_> {
             id: self.id,
             received_at: self.received_at,
             consented_at: self.consented_at,
+            client_ip_hash,
+            schema_version: self.schema_version,
             lead,
         })
     }

@@ -4,7 +4,10 @@
 //! gateway and the consumer apply exactly the same rules.
 
 use crate::error::{FieldError, FieldErrorCode, FieldErrors};
-use crate::field::{CallingCode, Campaign, EmailAddress, Label, PageUrl, PersonName, PhoneNumber};
+use crate::field::{
+    CallingCode, Campaign, ConsentTextVersion, EmailAddress, Label, PageUrl, PersonName,
+    PhoneNumber,
+};
 use crate::lead::{ConsentPolicy, Lead, Utm};
 
 /// How a phone number arrives: typed by a person, or already canonical in a message.
@@ -21,6 +24,7 @@ pub(crate) struct RawLead<S> {
     pub country_code: Option<S>,
     pub phone: Option<RawPhone<S>>,
     pub campaign: Option<S>,
+    pub consent_text_version: Option<S>,
     pub utm_source: Option<S>,
     pub utm_medium: Option<S>,
     pub utm_campaign: Option<S>,
@@ -56,6 +60,16 @@ impl<S: AsRef<str>> RawLead<S> {
         let campaign = match self.campaign {
             None => Some(Campaign::default()),
             Some(v) => e.collect("campaign", Campaign::parse(v.as_ref())),
+        };
+        let consent_text_version = match self.consent_text_version {
+            // Blank is absent, as for every optional field.
+            Some(v) if !v.as_ref().trim().is_empty() => e
+                .collect(
+                    "consent_text_version",
+                    ConsentTextVersion::parse(v.as_ref()),
+                )
+                .map(Some),
+            _ => Some(None),
         };
         let mut label = |field: &'static str, value: Option<S>| match value {
             // An empty optional value is what a blank form field sends: treat as absent.
@@ -96,12 +110,22 @@ impl<S: AsRef<str>> RawLead<S> {
             }
             Some(consent) => Some(consent),
         };
-        match (name, email, phone, campaign, utm, page_url, privacy_consent) {
+        match (
+            name,
+            email,
+            phone,
+            campaign,
+            consent_text_version,
+            utm,
+            page_url,
+            privacy_consent,
+        ) {
             (
                 Some(name),
                 Some(email),
                 Some(phone),
                 Some(campaign),
+                Some(consent_text_version),
                 (Some(source), Some(medium), Some(campaign_tag), Some(term), Some(content)),
                 Some(page_url),
                 Some(privacy_consent),
@@ -110,6 +134,7 @@ impl<S: AsRef<str>> RawLead<S> {
                 email,
                 phone,
                 privacy_consent,
+                consent_text_version,
                 campaign,
                 utm: Utm {
                     source,

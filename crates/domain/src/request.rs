@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::body::{read_object, Scalar};
 use crate::error::{FieldError, FieldErrorCode, FieldErrors, MalformedJson};
-use crate::field::Label;
+use crate::field::{ConsentTextVersion, Label};
 use crate::lead::{ConsentPolicy, Lead};
 use crate::parse::{RawLead, RawPhone};
 
@@ -17,7 +17,8 @@ use crate::parse::{RawLead, RawPhone};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(example = json!({
     "name": "홍길동", "email": "gildong@example.com", "country_code": "+82",
-    "phone_number": "010-1234-5678", "privacy_consent": true, "campaign": "spring-2026",
+    "phone_number": "010-1234-5678", "privacy_consent": true, "consent_text_version": "2026-12",
+    "campaign": "spring-2026",
     "utm_source": "newsletter", "page_url": "https://event.example.com/spring"
 })))]
 #[serde(deny_unknown_fields)]
@@ -38,6 +39,12 @@ pub struct LeadRequest {
     /// Consent to the collection of personal data. Required; `false` is rejected with
     /// `consent_required` unless the server is configured otherwise.
     pub privacy_consent: bool,
+    /// The version of the consent text the visitor was shown, 1–64 printable characters.
+    /// Required when the server lists the versions it accepts
+    /// (`consent_version_unknown` for another one); stored with the lead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64, example = "2026-12"))]
+    pub consent_text_version: Option<String>,
     /// Campaign name, 1–64 printable characters. Defaults to `default`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub campaign: Option<String>,
@@ -72,6 +79,10 @@ impl From<&Lead> for LeadRequest {
             country_code: lead.phone.calling_code().to_string(),
             phone_number: lead.phone.national_digits().to_owned(),
             privacy_consent: lead.privacy_consent,
+            consent_text_version: lead
+                .consent_text_version
+                .as_ref()
+                .map(|v| v.as_str().to_owned()),
             campaign: Some(lead.campaign.as_str().to_owned()),
             utm_source: label(&lead.utm.source),
             utm_medium: label(&lead.utm.medium),
@@ -97,7 +108,7 @@ pub enum SubmissionError {
 
 /// The fields of a lead in a request body, in the order their errors are reported,
 /// then the fields that come with a lead but are not part of it.
-const FIELDS: [&str; 13] = [
+const FIELDS: [&str; 14] = [
     "name",
     "email",
     "country_code",
@@ -109,11 +120,13 @@ const FIELDS: [&str; 13] = [
     "utm_term",
     "utm_content",
     "page_url",
+    "consent_text_version",
     "privacy_consent",
     CAPTCHA_TOKEN_FIELD,
 ];
-const CONSENT: usize = 11;
-const CAPTCHA: usize = 12;
+const CONSENT_TEXT_VERSION: usize = 11;
+const CONSENT: usize = 12;
+const CAPTCHA: usize = 13;
 
 /// The body field that carries a CAPTCHA widget's token (it may also come in a header).
 pub const CAPTCHA_TOKEN_FIELD: &str = "captcha_token";
@@ -132,6 +145,10 @@ pub struct SubmissionRules<'a> {
     /// A field the page hides from people (who leave it empty) and bots fill in. Not a
     /// field of the API; only recognised when configured.
     pub honeypot_field: Option<&'a str>,
+    /// The consent text versions accepted. When set, every lead must name one of them
+    /// (`consent_version_unknown` otherwise); unset, the version is optional and kept as
+    /// sent.
+    pub consent_text_versions: Option<&'a [String]>,
 }
 
 /// A body that holds a valid lead, and what came with it.
@@ -148,7 +165,7 @@ pub struct Submission<'a> {
 pub fn parse_submission(body: &[u8], policy: ConsentPolicy) -> Result<Lead, SubmissionError> {
     let rules = SubmissionRules {
         consent: policy,
-        honeypot_field: None,
+        ..SubmissionRules::default()
     };
     parse_submission_with(body, rules).map(|s| s.lead)
 }
@@ -181,6 +198,9 @@ pub fn parse_submission_with<'a>(
         Scalar::Str(s) => !s.trim().is_empty(),
         Scalar::Bool(true) | Scalar::Other => true,
     });
+    if let Some(accepted) = rules.consent_text_versions {
+        consent_text_version_accepted(text[CONSENT_TEXT_VERSION].as_deref(), accepted, &mut errors);
+    }
     let mut text = text.into_iter();
     let mut next = || text.next().flatten();
     let raw = RawLead {
@@ -195,6 +215,7 @@ pub fn parse_submission_with<'a>(
         utm_term: next(),
         utm_content: next(),
         page_url: next(),
+        consent_text_version: next(),
         privacy_consent,
     };
     for key in object.unknown {
@@ -212,6 +233,26 @@ pub fn parse_submission_with<'a>(
         honeypot_filled,
         captcha_token,
     })
+}
+
+/// With versions configured, a lead names one of them. A malformed version is left to
+/// the parse step, which reports it as such.
+fn consent_text_version_accepted(raw: Option<&str>, accepted: &[String], errors: &mut FieldErrors) {
+    const FIELD: &str = "consent_text_version";
+    match raw.map(str::trim).filter(|v| !v.is_empty()) {
+        None => errors.push(FieldError::new(
+            FIELD,
+            FieldErrorCode::Required,
+            "is required",
+        )),
+        Some(version) if ConsentTextVersion::parse(version).is_err() => {}
+        Some(version) if !accepted.iter().any(|a| a == version) => errors.push(FieldError::new(
+            FIELD,
+            FieldErrorCode::ConsentVersionUnknown,
+            "is not a consent text version this server accepts",
+        )),
+        Some(_) => {}
+    }
 }
 
 fn captcha_token<'a>(value: Option<Scalar<'a>>, errors: &mut FieldErrors) -> Option<Cow<'a, str>> {
@@ -277,8 +318,8 @@ mod tests {
     fn with_honeypot(body: Value) -> Result<Submission<'static>, SubmissionError> {
         let bytes: &'static [u8] = Box::leak(body.to_string().into_bytes().into_boxed_slice());
         let rules = SubmissionRules {
-            consent: ConsentPolicy::default(),
             honeypot_field: Some("website"),
+            ..SubmissionRules::default()
         };
         parse_submission_with(bytes, rules)
     }
@@ -346,6 +387,83 @@ mod tests {
                "phone_number": "010-1234-5678", "privacy_consent": true})
     }
 
+    fn with_versions(body: &Value, accepted: &[&str]) -> Result<Lead, SubmissionError> {
+        let accepted: Vec<String> = accepted.iter().map(|v| (*v).to_owned()).collect();
+        let bytes = body.to_string().into_bytes();
+        let rules = SubmissionRules {
+            consent_text_versions: Some(&accepted),
+            ..SubmissionRules::default()
+        };
+        parse_submission_with(&bytes, rules).map(|s| s.lead)
+    }
+
+    fn codes(result: Result<Lead, SubmissionError>) -> Vec<(String, FieldErrorCode)> {
+        match result {
+            Err(SubmissionError::Invalid(errors)) => {
+                errors.iter().map(|e| (e.field.clone(), e.code)).collect()
+            }
+            other => panic!("expected field errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn with_versions_configured_a_lead_must_name_an_accepted_one() {
+        let accepted = ["2026-11", "2026-12"];
+        let mut body = valid();
+        assert_eq!(
+            codes(with_versions(&body, &accepted)),
+            vec![("consent_text_version".to_owned(), FieldErrorCode::Required)]
+        );
+        body["consent_text_version"] = json!("2025-01");
+        let unknown = with_versions(&body, &accepted);
+        assert_eq!(
+            codes(unknown.clone()),
+            vec![(
+                "consent_text_version".to_owned(),
+                FieldErrorCode::ConsentVersionUnknown
+            )]
+        );
+        let Err(SubmissionError::Invalid(errors)) = unknown else {
+            unreachable!()
+        };
+        assert!(errors.only_consent_version_unknown());
+        body["consent_text_version"] = json!(" 2026-12 ");
+        let lead = with_versions(&body, &accepted).unwrap();
+        assert_eq!(
+            lead.consent_text_version
+                .as_ref()
+                .map(ConsentTextVersion::as_str),
+            Some("2026-12")
+        );
+        body["consent_text_version"] = json!("x".repeat(65));
+        assert_eq!(
+            codes(with_versions(&body, &accepted)),
+            vec![("consent_text_version".to_owned(), FieldErrorCode::TooLong)]
+        );
+    }
+
+    #[test]
+    fn without_versions_configured_the_version_is_optional_and_kept_as_sent() {
+        let mut body = valid();
+        assert_eq!(parse(body.clone()).unwrap().consent_text_version, None);
+        body["consent_text_version"] = json!("v3 (ko)");
+        let lead = parse(body.clone()).unwrap();
+        assert_eq!(
+            lead.consent_text_version
+                .as_ref()
+                .map(ConsentTextVersion::as_str),
+            Some("v3 (ko)")
+        );
+        body["consent_text_version"] = json!("\u{202e}v3");
+        assert_eq!(
+            field_errors(body),
+            vec![(
+                "consent_text_version".to_owned(),
+                FieldErrorCode::InvalidCharacters
+            )]
+        );
+    }
+
     /// The documented body (`LeadRequest`, what OpenAPI shows) and the parser's field list
     /// name the same fields.
     #[test]
@@ -353,6 +471,7 @@ mod tests {
         let some = || Some("x".to_owned());
         let full = LeadRequest {
             campaign: some(),
+            consent_text_version: some(),
             utm_source: some(),
             utm_medium: some(),
             utm_campaign: some(),
@@ -518,6 +637,7 @@ mod tests {
             country_code: "1".into(),
             phone_number: "201-555-0123".into(),
             privacy_consent: true,
+            consent_text_version: Some("v1".into()),
             campaign: Some("c".into()),
             utm_source: Some("s".into()),
             utm_medium: Some("m".into()),

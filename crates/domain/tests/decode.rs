@@ -4,7 +4,7 @@ use leadpipe_domain::{ConsentPolicy, DecodeError, LeadMessage};
 use serde_json::{json, Value};
 
 fn golden() -> Value {
-    serde_json::from_str(include_str!("golden/lead_message_v1.json")).unwrap()
+    serde_json::from_str(include_str!("golden/lead_message_v2.json")).unwrap()
 }
 
 fn decode(value: &Value) -> Result<leadpipe_domain::AcceptedLead, DecodeError> {
@@ -34,12 +34,27 @@ fn a_message_missing_a_required_field_is_malformed() {
 
 #[test]
 fn unknown_versions_are_unsupported() {
+    for version in [0, 3] {
+        let mut message = golden();
+        message["schema_version"] = json!(version);
+        assert_eq!(
+            decode(&message).unwrap_err(),
+            DecodeError::UnsupportedVersion(version)
+        );
+    }
+}
+
+#[test]
+fn a_client_ip_hash_that_is_not_64_hex_characters_is_invalid() {
     let mut message = golden();
-    message["schema_version"] = json!(2);
-    assert_eq!(
-        decode(&message).unwrap_err(),
-        DecodeError::UnsupportedVersion(2)
+    message["client_ip_hash"] = json!("203.0.113.7");
+    let err = decode(&message).unwrap_err();
+    assert_eq!(err.reason(), "invalid");
+    assert!(
+        err.to_string().contains("client_ip_hash invalid_format"),
+        "{err}"
     );
+    assert!(!err.to_string().contains("203.0.113.7"), "{err}");
 }
 
 #[test]

@@ -19,6 +19,9 @@
 //! email and phone; shared through Redis when configured), the client address behind
 //! trusted proxies, a honeypot field and CAPTCHA verification.
 //!
+//! [`consent`] stamps each lead with its proof of consent: the consent text version
+//! (checked against the configured ones) and a keyed hash of the client's address.
+//!
 //! [`canary`] publishes synthetic leads that measure the pipeline end to end, when
 //! configured.
 //!
@@ -27,6 +30,7 @@
 
 pub mod abuse;
 pub mod canary;
+pub mod consent;
 pub mod metrics;
 pub mod problem;
 pub mod routes;

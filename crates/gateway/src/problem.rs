@@ -96,6 +96,9 @@ impl ApiError {
             Self::CaptchaFailed => "captcha_failed",
             Self::CaptchaUnavailable { .. } => "captcha_unavailable",
             Self::Validation(errors) if errors.only_consent_missing() => "consent_required",
+            Self::Validation(errors) if errors.only_consent_version_unknown() => {
+                "consent_version_unknown"
+            }
             Self::Validation(_) => "validation_failed",
             Self::Overloaded { .. } => "overloaded",
             Self::BrokerUnavailable { .. } => "broker_unavailable",
@@ -118,6 +121,9 @@ impl ApiError {
             Self::CaptchaUnavailable { .. } => "The CAPTCHA check is unavailable; retry shortly",
             Self::Validation(errors) if errors.only_consent_missing() => {
                 "Consent to collect personal data is required"
+            }
+            Self::Validation(errors) if errors.only_consent_version_unknown() => {
+                "The consent text version is not one this server accepts"
             }
             Self::Validation(_) => "The lead is not valid",
             Self::Overloaded { .. } => "Too many leads are being submitted; retry shortly",

@@ -13,6 +13,7 @@ pub use leadpipe_platform::{CommonSettings, LogFormat, ProducerTuning};
 
 use crate::abuse::client_ip::TrustedProxies;
 use crate::abuse::rate::RateSetting;
+pub use crate::consent::ConsentSettings;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -29,6 +30,9 @@ pub struct Settings {
 
     #[command(flatten)]
     pub producer: ProducerTuning,
+
+    #[command(flatten)]
+    pub consent: ConsentSettings,
 
     /// Address the HTTP server listens on.
     #[arg(long, env = "LEADPIPE_HTTP_ADDR", default_value = "0.0.0.0:8080")]

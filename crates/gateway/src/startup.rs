@@ -48,6 +48,7 @@ impl Application {
         let origins = allowed_origins(&settings.cors_allowed_origins).map_err(ConfigError::from)?;
         let guard = crate::abuse::Guard::from_settings(settings, metrics.clone())
             .map_err(ConfigError::from)?;
+        let consent = crate::consent::ConsentProof::from_settings(&settings.consent)?;
         let listener = TcpListener::bind(settings.http_addr)?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
@@ -56,6 +57,8 @@ impl Application {
             consent_policy: ConsentPolicy {
                 require_consent: settings.common.require_consent,
             },
+            consent,
+            ack_latency: crate::state::AckLatency::default(),
             max_body_bytes: settings.max_body_bytes,
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
             retry_after_secs: settings.retry_after_secs,

@@ -25,6 +25,8 @@ pub fn lead_message(n: u32) -> LeadMessage<'static> {
         country_code: "+82".into(),
         phone_e164: format!("+8210{:08}", 10_000_000 + n % 80_000_000).into(),
         privacy_consent: true,
+        consent_text_version: Some("2026-12".into()),
+        client_ip_hash: Some(format!("{:064x}", u128::from(n) * 0x9e37_79b9_7f4a_7c15)),
         utm_source: Some("newsletter".into()),
         utm_medium: None,
         utm_campaign: Some("봄 세일".into()),

@@ -337,6 +337,14 @@ Kafka and database ones.
 /etc/leadpipe/captcha-secret/secret
 {{- end }}
 
+{{- define "leadpipe.gatewayIpHashKey" -}}
+{{- if .Values.gateway.config.consent.ipHashKey.existingSecret }}true{{ end }}
+{{- end }}
+
+{{- define "leadpipe.gatewayIpHashKeyPath" -}}
+/etc/leadpipe/ip-hash-key/key
+{{- end }}
+
 {{- define "leadpipe.gatewayVolumeMounts" -}}
 {{- if include "leadpipe.gatewayHashSecret" . }}
 - name: hash-secret
@@ -348,6 +356,11 @@ Kafka and database ones.
   mountPath: /etc/leadpipe/captcha-secret
   readOnly: true
 {{- end }}
+{{- if include "leadpipe.gatewayIpHashKey" . }}
+- name: ip-hash-key
+  mountPath: /etc/leadpipe/ip-hash-key
+  readOnly: true
+{{- end }}
 {{- end }}
 
 {{- define "leadpipe.gatewayVolumes" -}}
@@ -357,6 +370,9 @@ Kafka and database ones.
 {{- end }}
 {{- if include "leadpipe.gatewayCaptcha" $ }}
 {{ include "leadpipe.fileVolume" (dict "name" "captcha-secret" "secret" .captcha.secret.existingSecret "items" (list (dict "key" .captcha.secret.key "path" "secret"))) }}
+{{- end }}
+{{- if include "leadpipe.gatewayIpHashKey" $ }}
+{{ include "leadpipe.fileVolume" (dict "name" "ip-hash-key" "secret" .consent.ipHashKey.existingSecret "items" (list (dict "key" .consent.ipHashKey.key "path" "key"))) }}
 {{- end }}
 {{- end }}
 {{- end }}

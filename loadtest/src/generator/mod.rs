@@ -267,6 +267,7 @@ impl Generator {
             },
             phone_number: (locale.phone)(rng),
             privacy_consent: true,
+            consent_text_version: None,
             campaign: Some(self.leads.campaigns[usize::from(campaign)].clone()),
             utm_source: utm.utm_source,
             utm_medium: utm.utm_medium,

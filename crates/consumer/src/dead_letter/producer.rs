@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn headers_say_why_and_where_and_the_bytes_are_kept() {
-        let payload = br#"{"schema_version":2,"name":"Hong Gildong"}"#;
+        let payload = br#"{"schema_version":3,"name":"Hong Gildong"}"#;
         let error = LeadMessage::decode(payload, ConsentPolicy::default()).unwrap_err();
         let key = b"01936f0e-8f3a-7c1d-9e2b-3a4c5d6e7f80";
         let letter = DeadLetter::new("leads", 3, 42, Some(key), Some(payload), &error);
@@ -148,7 +148,7 @@ mod tests {
             letter.headers(),
             vec![
                 (REASON_HEADER, "unsupported_version".to_owned()),
-                (ERROR_HEADER, "unsupported schema_version 2".to_owned()),
+                (ERROR_HEADER, "unsupported schema_version 3".to_owned()),
                 (SOURCE_TOPIC_HEADER, "leads".to_owned()),
                 (SOURCE_PARTITION_HEADER, "3".to_owned()),
                 (SOURCE_OFFSET_HEADER, "42".to_owned()),

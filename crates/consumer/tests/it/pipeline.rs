@@ -41,7 +41,7 @@ async fn unique_valid_leads_are_stored_bad_ones_dead_lettered_and_offsets_commit
     let newer = {
         let mut v: serde_json::Value =
             serde_json::from_slice(&lead_message(1001).to_json()).unwrap();
-        v["schema_version"] = 2.into();
+        v["schema_version"] = 3.into();
         (
             lead_message(1001).id.to_string(),
             serde_json::to_vec(&v).unwrap(),

@@ -66,7 +66,19 @@ async fn a_batch_is_inserted_with_every_column(pool: PgPool) {
         row.get::<Option<String>, _>("page_url").as_deref(),
         Some("https://event.example.com/spring")
     );
-    assert_eq!(row.get::<i16, _>("schema_version"), 1);
+    assert_eq!(
+        row.get::<i16, _>("schema_version"),
+        i16::try_from(leadpipe_domain::SCHEMA_VERSION).unwrap()
+    );
+    assert_eq!(
+        row.get::<Option<String>, _>("consent_text_version")
+            .as_deref(),
+        Some("2026-12")
+    );
+    assert_eq!(
+        row.get::<Option<String>, _>("client_ip_hash"),
+        batch[1].client_ip_hash.map(|h| h.to_hex())
+    );
     let stored_at: DateTime<Utc> = row.get("stored_at");
     assert!(
         (Utc::now() - stored_at).num_seconds().abs() < 60,
@@ -231,6 +243,64 @@ async fn the_views_count_per_day_and_keep_the_latest_lead_per_contact(pool: PgPo
             "Jane Newer".to_owned()
         )
     );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_version_1_message_is_stored_as_one(pool: PgPool) {
+    let v1 = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../domain/tests/golden/lead_message_v1.json"
+    ))
+    .unwrap();
+    let lead = LeadMessage::decode(&v1, ConsentPolicy::default()).unwrap();
+    LeadStore::from_pool(pool.clone())
+        .insert_batch(std::slice::from_ref(&lead))
+        .await
+        .unwrap();
+    let row = sqlx::query(
+        "SELECT schema_version, consent_text_version, client_ip_hash, email FROM leads WHERE id = $1",
+    )
+    .bind(lead.id.as_uuid())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(row.get::<i16, _>("schema_version"), 1);
+    assert_eq!(row.get::<Option<String>, _>("consent_text_version"), None);
+    assert_eq!(row.get::<Option<String>, _>("client_ip_hash"), None);
+    assert_eq!(row.get::<String, _>("email"), "gildong@example.com");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_analyst_reads_the_consent_version_but_not_the_address_hash(pool: PgPool) {
+    LeadStore::from_pool(pool.clone())
+        .insert_batch(&leads(0..2))
+        .await
+        .unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL ROLE leadpipe_analyst")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let versions: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT consent_text_version FROM lead_contacts")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(versions, vec![Some("2026-12".to_owned()); 2]);
+    sqlx::query_scalar::<_, String>("SELECT email FROM leads LIMIT 1")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let error = sqlx::query("SELECT client_ip_hash FROM leads")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("42501"),
+        "{error}"
+    );
+    tx.rollback().await.unwrap();
 }
 
 #[sqlx::test(migrations = "../../migrations")]

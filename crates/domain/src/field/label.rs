@@ -42,6 +42,26 @@ impl Campaign {
     }
 }
 
+/// The version of the consent text a visitor agreed to (`2026-12`, `v3`): trimmed, 1–64
+/// printable characters. Which versions are accepted is the server's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentTextVersion(String);
+
+impl ConsentTextVersion {
+    pub const MAX_CHARS: usize = 64;
+
+    pub fn parse(raw: &str) -> Result<Self, FieldRejection> {
+        let value = raw.trim();
+        check_length(value, Self::MAX_CHARS, "must be at most 64 characters")?;
+        reject_control_chars(value)?;
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl Default for Campaign {
     fn default() -> Self {
         Self(Self::DEFAULT.to_owned())

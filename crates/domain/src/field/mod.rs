@@ -8,7 +8,7 @@ mod page_url;
 mod phone;
 
 pub use email::EmailAddress;
-pub use label::{Campaign, Label};
+pub use label::{Campaign, ConsentTextVersion, Label};
 pub use name::PersonName;
 pub use page_url::PageUrl;
 pub use phone::{CallingCode, PhoneNumber};

@@ -1,7 +1,10 @@
-//! `POST /v1/leads`: the one route that matters. In order: content type, body size and
-//! encoding, parsing into a valid lead (domain crate), the honeypot, the CAPTCHA, the
-//! rate limits (`abuse`), the lead id, the in-flight limit, and the publish — `202` only
-//! after the broker's acknowledgement.
+//! `POST /v1/leads`: the one route that matters. In order, cheap local checks first and
+//! the one remote check last: content type, body size and encoding, parsing into a valid
+//! lead (domain crate, consent text version included), the lead id, the honeypot, the
+//! rate limits (`abuse`), the CAPTCHA verifier, the in-flight limit, and the publish —
+//! `202` only after the broker's acknowledgement. A filled honeypot is answered exactly
+//! like an accepted lead, after a delay drawn from recent real acknowledgements, and is
+//! never published nor counted as accepted.
 
 use actix_web::http::header::{self, HeaderName};
 use actix_web::mime;
@@ -56,7 +59,7 @@ pub struct Accepted {
          body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Content-Type is not application/json, or a Content-Encoding other than gzip",
          body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Validation failed: every failing field and why (`validation_failed`), consent missing (`consent_required`), or the CAPTCHA did not pass (`captcha_failed`)",
+        (status = 422, description = "Validation failed: every failing field and why (`validation_failed`), consent missing (`consent_required`), a consent text version the server does not accept (`consent_version_unknown`), or the CAPTCHA did not pass (`captcha_failed`)",
          body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Over a rate limit (per client address, email or phone): `rate_limited`; retry after `Retry-After` seconds",
          body = Problem, content_type = "application/problem+json",
@@ -75,9 +78,14 @@ pub async fn submit_lead(
 ) -> Result<HttpResponse, ApiError> {
     let request_id = RequestId::of(&req);
     match accept(&req, payload, &state, &request_id).await {
-        Ok(id) => {
+        Ok(Outcome::Published(id)) => {
             state.metrics.leads_accepted.inc();
             tracing::info!(request_id = request_id.as_str(), lead_id = %id, "lead accepted");
+            Ok(accepted(id))
+        }
+        Ok(Outcome::Honeypot(id)) => {
+            state.metrics.honeypot_caught.inc();
+            tracing::info!(request_id = request_id.as_str(), lead_id = %id, "honeypot filled: not published");
             Ok(accepted(id))
         }
         Err(error) => {
@@ -110,12 +118,19 @@ fn accepted(id: LeadId) -> HttpResponse {
         .body(body)
 }
 
+/// What became of a submission that is answered `202`.
+enum Outcome {
+    Published(LeadId),
+    /// A bot filled the honeypot: answered like a lead, never published.
+    Honeypot(LeadId),
+}
+
 async fn accept(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
     request_id: &RequestId,
-) -> Result<LeadId, ApiError> {
+) -> Result<Outcome, ApiError> {
     require_json(req)?;
     let key = idempotency_key(req)?;
     let body = read_body(req, payload, state.max_body_bytes).await?;
@@ -123,6 +138,7 @@ async fn accept(
     let rules = SubmissionRules {
         consent: state.consent_policy,
         honeypot_field: guard.honeypot_field.as_deref(),
+        consent_text_versions: state.consent.versions(),
     };
     let submission = parse_submission_with(&body, rules).map_err(|e| match e {
         SubmissionError::Malformed(m) => ApiError::MalformedJson(m),
@@ -134,30 +150,13 @@ async fn accept(
         None => LeadId::generate(),
     };
     if submission.honeypot_filled {
-        // Answered like an accepted lead, so a bot learns nothing; never published.
-        state.metrics.honeypot_caught.inc();
-        tracing::info!(request_id = request_id.as_str(), lead_id = %id, "honeypot filled: not published");
-        return Ok(id);
+        // As long as a real lead takes, so that the answer tells a bot nothing.
+        tokio::time::sleep(state.ack_latency.draw()).await;
+        return Ok(Outcome::Honeypot(id));
     }
     let client_ip = client_ip(req, guard);
-    let header_token = req
-        .headers()
-        .get(CAPTCHA_TOKEN_HEADER)
-        .and_then(|v| v.to_str().ok());
-    guard
-        .verify_captcha(
-            submission.captcha_token.as_deref().or(header_token),
-            client_ip,
-            &state.metrics,
-        )
-        .await
-        .map_err(|refusal| match refusal {
-            CaptchaVerdict::Unavailable => ApiError::CaptchaUnavailable {
-                retry_after_secs: state.retry_after_secs,
-            },
-            _ => ApiError::CaptchaFailed,
-        })?;
-    let accepted = AcceptedLead::stamp(lead, id, Utc::now());
+    let accepted = AcceptedLead::stamp(lead, id, Utc::now())
+        .with_client_ip_hash(state.consent.hash(client_ip));
     let keys = Keys {
         ip: client_ip,
         email: accepted.lead.email.as_str(),
@@ -174,13 +173,41 @@ async fn accept(
                 .map_err(ApiError::RateLimited)?,
         )
     };
-    let record = Record::from(&accepted);
+    // The verifier is a remote call: last before the publish, so that a submission the
+    // limits refuse costs none.
+    let header_token = req
+        .headers()
+        .get(CAPTCHA_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let verified = guard
+        .verify_captcha(
+            submission.captcha_token.as_deref().or(header_token),
+            client_ip,
+            &state.metrics,
+        )
+        .await
+        .map_err(|refusal| match refusal {
+            CaptchaVerdict::Unavailable => ApiError::CaptchaUnavailable {
+                retry_after_secs: state.retry_after_secs,
+            },
+            _ => ApiError::CaptchaFailed,
+        });
+    let record = match verified {
+        Ok(()) => Record::from(&accepted),
+        Err(error) => {
+            if let (ApiError::CaptchaUnavailable { .. }, Some(admission)) = (&error, &admission) {
+                // The client is told to retry: the retry is not a new submission.
+                guard.limits.refund(admission, &keys).await;
+            }
+            return Err(error);
+        }
+    };
     let published = publish(state, request_id, id, &record).await;
     if let (Err(_), Some(admission)) = (&published, &admission) {
         // Not accepted: the retry the client is told to make is not a new submission.
         guard.limits.refund(admission, &keys).await;
     }
-    published.map(|()| id)
+    published.map(|()| Outcome::Published(id))
 }
 
 async fn publish(
@@ -199,7 +226,12 @@ async fn publish(
                 retry_after_secs: state.retry_after_secs,
             })?;
     let _gauge = InFlightGauge::enter(&state.metrics.publishes_in_flight);
-    state.sink.publish(record).await.map_err(|source| {
+    let started = std::time::Instant::now();
+    let published = state.sink.publish(record).await;
+    if published.is_ok() {
+        state.ack_latency.record(started.elapsed());
+    }
+    published.map_err(|source| {
         tracing::warn!(request_id = request_id.as_str(), lead_id = %id, kind = source.kind(), "publish failed");
         ApiError::BrokerUnavailable {
             source,

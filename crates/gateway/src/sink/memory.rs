@@ -24,6 +24,7 @@ pub struct MemorySink {
     mode: Mutex<MemorySinkMode>,
     started: AtomicBool,
     published: Mutex<Vec<LeadMessage<'static>>>,
+    records: Mutex<Vec<Record>>,
     flushed: AtomicBool,
 }
 
@@ -33,6 +34,7 @@ impl MemorySink {
             mode: Mutex::new(MemorySinkMode::Accept),
             started: AtomicBool::new(true),
             published: Mutex::new(Vec::new()),
+            records: Mutex::new(Vec::new()),
             flushed: AtomicBool::new(false),
         }
     }
@@ -48,6 +50,14 @@ impl MemorySink {
     /// Every message acknowledged so far, in order.
     pub fn published(&self) -> Vec<LeadMessage<'static>> {
         self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Every record acknowledged so far, as it would be on the topic (key and bytes).
+    pub fn records(&self) -> Vec<Record> {
+        self.records
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -80,6 +90,10 @@ impl LeadSink for MemorySink {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(message);
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(record.clone());
         Ok(())
     }
 

@@ -233,6 +233,56 @@ async fn a_filled_honeypot_is_answered_like_an_accepted_lead_and_never_published
         metric(&app, "leadpipe_honeypot_caught_total", &[]).await,
         1.0
     );
+    assert_eq!(
+        metric(&app, "leadpipe_leads_accepted_total", &[]).await,
+        1.0,
+        "the bot is not an accepted lead"
+    );
+}
+
+/// A caught bot waits as long as a real lead does (a draw from recent broker
+/// acknowledgements), so the answer's timing does not tell it that it was caught.
+#[tokio::test]
+async fn a_caught_bot_is_answered_after_a_real_leads_delay() {
+    let mut settings = settings();
+    settings.abuse.honeypot_field = Some("website".into());
+    let (app, sink) = spawn_with_memory(settings).await;
+    let ack = Duration::from_millis(150);
+    sink.set_mode(leadpipe_gateway::sink::MemorySinkMode::Delay(ack));
+    let timed = |body: Value| {
+        let app = &app;
+        async move {
+            let started = std::time::Instant::now();
+            let status = app.post_lead(&body).await.status();
+            assert_eq!(status, 202);
+            started.elapsed()
+        }
+    };
+    let mut real = Vec::new();
+    for n in 0..5 {
+        real.push(timed(person(n)).await);
+    }
+    let fastest_real = *real.iter().min().unwrap();
+    for n in 10..15 {
+        let mut bot = person(n);
+        bot["website"] = json!("http://spam.example");
+        let bot = timed(bot).await;
+        // Never faster than the acknowledgements it was drawn from (the slack is the
+        // request's own overhead, which the real answers include and the draw does not).
+        assert!(
+            bot + Duration::from_millis(50) >= fastest_real && bot >= ack,
+            "bot answered in {bot:?}, real leads in {real:?}"
+        );
+    }
+    assert_eq!(sink.published().len(), 5);
+    assert_eq!(
+        metric(&app, "leadpipe_leads_accepted_total", &[]).await,
+        5.0
+    );
+    assert_eq!(
+        metric(&app, "leadpipe_honeypot_caught_total", &[]).await,
+        5.0
+    );
 }
 
 #[tokio::test]
@@ -330,6 +380,31 @@ async fn a_captcha_token_is_verified_server_side_from_the_body_or_the_header() {
             "{result}"
         );
     }
+}
+
+/// The limits are checked before the verifier is called: a flood the limits refuse
+/// costs no verifier call.
+#[tokio::test]
+async fn a_rate_limited_submission_makes_no_verifier_call() {
+    let (url, seen) = verifier().await;
+    let mut settings = with_captcha(&url, false);
+    settings.abuse.rate_limit_email = "1/1h".parse().unwrap();
+    let (app, sink) = spawn_with_memory(settings).await;
+    let mut body = person(1);
+    body["captcha_token"] = json!("pass");
+    assert_eq!(app.post_lead(&body).await.status(), 202);
+    for _ in 0..3 {
+        assert_eq!(
+            problem(app.post_lead(&body).await, 429).await["code"],
+            "rate_limited"
+        );
+    }
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "one call, for the admitted one"
+    );
+    assert_eq!(sink.published().len(), 1);
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ fn help_lists_every_setting_with_its_environment_variable_and_hides_secrets() {
         &[
             ("LEADPIPE_KAFKA_SASL_PASSWORD", "help-must-not-show-this"),
             ("LEADPIPE_KAFKA_SSL_KEY_PASSWORD", "nor-this"),
+            ("LEADPIPE_IP_HASH_KEY", "and-not-this-key-either"),
         ],
         &["--help"],
     );
@@ -51,6 +52,9 @@ fn help_lists_every_setting_with_its_environment_variable_and_hides_secrets() {
         "LEADPIPE_DRAIN_SECS",
         "LEADPIPE_SHUTDOWN_TIMEOUT_SECS",
         "LEADPIPE_LOG_FORMAT",
+        "LEADPIPE_CONSENT_TEXT_VERSIONS",
+        "LEADPIPE_IP_HASH_KEY",
+        "LEADPIPE_IP_HASH_KEY_FILE",
     ] {
         assert!(
             help.contains(variable),
@@ -60,6 +64,7 @@ fn help_lists_every_setting_with_its_environment_variable_and_hides_secrets() {
     assert!(help.contains("[default: 0.0.0.0:8080]"), "{help}");
     assert!(!help.contains("help-must-not-show-this"), "{help}");
     assert!(!help.contains("nor-this"), "{help}");
+    assert!(!help.contains("and-not-this-key-either"), "{help}");
 }
 
 #[test]
