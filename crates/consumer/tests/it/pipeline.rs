@@ -170,3 +170,44 @@ async fn unique_valid_leads_are_stored_bad_ones_dead_lettered_and_offsets_commit
     assert_eq!(db.count().await, 300);
     db.drop_database().await;
 }
+
+/// A message written before version 2 (the committed version 1 golden file, byte for
+/// byte) still on the topic when the consumers are upgraded: stored, with its version.
+#[tokio::test]
+async fn a_version_1_message_on_the_topic_is_stored_as_version_1() {
+    let brokers = shared::brokers();
+    let topic = unique_name("leads");
+    kafka::create_topic(&brokers, &topic, 1).await.unwrap();
+    let db = TestDatabase::create().await;
+    let v1 = include_bytes!("../../../domain/tests/golden/lead_message_v1.json").to_vec();
+    let id = "01936f0e-8f3a-7c1d-9e2b-3a4c5d6e7f80";
+    produce_all(&brokers, &topic, &[(id.to_owned(), v1)]).await;
+
+    let settings = settings(&brokers, &topic, &db.url);
+    let kafka = settings.common.kafka.validate().unwrap();
+    let app = Application::build(&settings, &kafka).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    wait_for(
+        "the version 1 lead stored",
+        Duration::from_secs(45),
+        || async { (db.count().await == 1).then_some(()) },
+    )
+    .await;
+    let stored: Option<String> = db
+        .scalar(&format!(
+            "SELECT schema_version || ' ' || email || ' ' || coalesce(consent_text_version, '-') \
+             FROM leads WHERE id = '{id}'"
+        ))
+        .await;
+    assert_eq!(stored.as_deref(), Some("1 gildong@example.com -"));
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), running)
+        .await
+        .expect("stops")
+        .unwrap()
+        .unwrap();
+    db.drop_database().await;
+}
