@@ -120,7 +120,8 @@ FLUSH_MARGIN_SECS = 5
 CONSUMER_DEFAULT_SESSION_TIMEOUT_MS = 10000
 # Variables that would carry a secret value: deployments pass files (*_FILE).
 PLAIN_SECRET_VARIABLES = {"LEADPIPE_KAFKA_SASL_PASSWORD", "LEADPIPE_KAFKA_SSL_KEY_PASSWORD",
-                          "LEADPIPE_HASH_SECRET", "LEADPIPE_CAPTCHA_SECRET", "LEADPIPE_IP_HASH_KEY"}
+                          "LEADPIPE_HASH_SECRET", "LEADPIPE_CAPTCHA_SECRET", "LEADPIPE_IP_HASH_KEY",
+                          "LEADPIPE_ERASURE_KEY"}
 # Variables a container may take from a Secret (secretKeyRef): whole URLs that may carry a
 # password. Every other secret is a read-only file.
 SECRET_URL_VARIABLES = {"LEADPIPE_DATABASE_URL", "LEADPIPE_REDIS_URL"}
@@ -1178,7 +1179,8 @@ def external_objects(values: dict[str, Any]) -> dict[str, set[str]]:
     secrets = {database["existingSecret"], database["ca"]["secretName"], database["password"]["existingSecret"],
                kafka["sasl"]["existingSecret"], kafka["tls"]["ca"]["secretName"], kafka["tls"]["clientCert"]["secretName"],
                gateway["redis"]["existingSecret"], gateway["hashSecret"]["existingSecret"],
-               gateway["captcha"]["secret"]["existingSecret"], gateway["consent"]["ipHashKey"]["existingSecret"]}
+               gateway["captcha"]["secret"]["existingSecret"], gateway["consent"]["ipHashKey"]["existingSecret"],
+               values["consumer"]["config"]["erasureKey"]["existingSecret"]}
     config_maps = {database["ca"]["configMapName"], kafka["tls"]["ca"]["configMapName"]}
     return {"Secret": secrets - {""}, "ConfigMap": config_maps - {""}}
 

@@ -12,7 +12,8 @@
 //! 3. the drain: the consumer (production settings, in-process) from start until every
 //!    row is in `leads`;
 //! 4. the same rows written straight from memory in batches of 1000, by the production
-//!    `UNNEST` insert and by COPY into a staging table followed by `INSERT … SELECT`;
+//!    `UNNEST` insert and by COPY into a staging table followed by `INSERT … SELECT`, then
+//!    by the production insert with the erasure check on (a key, 1000 people erased);
 //! 5. one `COPY` of all rows into the empty table: the database's ceiling.
 //!
 //! The last line repeats the rates as one JSON object, for `bench/bench.py`.
@@ -157,6 +158,34 @@ async fn main() {
         }
         figures.rate(
             &format!("COPY to staging + insert, round {round}"),
+            n,
+            started.elapsed(),
+        );
+    }
+    assert_eq!(db.count().await, n as i64);
+
+    // 4b. The production insert with the erasure check on: a key, and 1000 people erased
+    // (none of them in the batches, so every row is still inserted).
+    let key = leadpipe_consumer::erasure::ErasureKey::new(&leadpipe_platform::Secret::new(
+        "the key of the drain benchmark, 32",
+    ))
+    .unwrap();
+    for person in 0..1000 {
+        let email = format!("erased-{person}@example.com");
+        let person = leadpipe_consumer::erasure::Person::email(&email).unwrap();
+        leadpipe_consumer::erasure::erase(&pool, &key, &person)
+            .await
+            .unwrap();
+    }
+    let checked = LeadStore::from_pool(pool.clone()).with_erasure_key(Some(key));
+    for round in 1..=2 {
+        truncate(&pool).await;
+        let started = Instant::now();
+        for batch in leads.chunks(BATCH) {
+            checked.insert_batch(batch).await.unwrap();
+        }
+        figures.rate(
+            &format!("UNNEST insert, erasure check, round {round}"),
             n,
             started.elapsed(),
         );

@@ -105,11 +105,13 @@ impl Flusher {
                     self.metrics.batch_size.observe(batch.leads.len() as f64);
                     self.metrics.rows_inserted.inc_by(outcome.inserted);
                     self.metrics.duplicates_skipped.inc_by(outcome.duplicates);
+                    self.metrics.erased_skipped.inc_by(outcome.erased);
                     self.observe_canaries(&batch.leads, &outcome.inserted_ids);
                     tracing::debug!(
                         leads = batch.leads.len(),
                         inserted = outcome.inserted,
                         duplicates = outcome.duplicates,
+                        erased = outcome.erased,
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "batch stored"
                     );

@@ -12,6 +12,8 @@
 //! - [`flush`]: writes one batch durably (dead letters, then one `INSERT`), retrying with
 //!   [`backoff`] until it is stored.
 //! - [`store`]: the repository: the `UNNEST` batch insert and the embedded migrations.
+//! - [`erasure`]: `leadpipe-consumer erase`, and the hashes the insert checks so that an
+//!   erased person is never stored again, whatever is replayed.
 //! - [`dead_letter`]: messages that cannot be stored go to the dead-letter topic with
 //!   headers saying why and where they came from ([`dead_letter::producer`]).
 //!
@@ -35,6 +37,7 @@
 pub mod backoff;
 pub mod batch;
 pub mod dead_letter;
+pub mod erasure;
 pub mod exporter;
 pub mod flush;
 pub mod group;

@@ -2,7 +2,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use leadpipe_consumer::dead_letter::command as dlq;
-use leadpipe_consumer::settings::{DlqAction, Settings};
+use leadpipe_consumer::erasure::{self, Person};
+use leadpipe_consumer::settings::{DlqAction, PersonArgs, Settings};
 use leadpipe_consumer::{Application, Cli, Command, LeadStore};
 use leadpipe_platform::{exit_code, init_tracing, parse_or_exit, shutdown_signal, ConfigError};
 
@@ -44,13 +45,25 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     print!("{}", dlq::list(&letters));
                 }
                 DlqAction::Replay { since, dry_run } => {
+                    let erasure_key = settings.erasure_key()?;
+                    let store = LeadStore::connect_lazy(
+                        &settings.database_url,
+                        settings.database_password_file.as_deref(),
+                        1,
+                    )
+                    .map_err(|error| ConfigError::new(error.to_string()))?;
                     let letters = dlq::read(kafka, &settings.dlq_topic, since)?;
+                    let erasures = dlq::ErasureCheck {
+                        pool: store.pool(),
+                        key: erasure_key.as_ref(),
+                    };
                     let replay = dlq::replay(
                         kafka,
                         &letters,
                         settings.consent_policy(),
                         &settings.common.topic,
                         dry_run,
+                        &erasures,
                     )
                     .await?;
                     let verb = if dry_run {
@@ -65,6 +78,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Erase { person } => erase(&settings, &person).await?,
         Command::LagExporter => {
             let kafka = settings.common.kafka.validate()?;
             leadpipe_consumer::exporter::run(&settings, &kafka, shutdown_signal())
@@ -81,6 +95,43 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             app.run_until(shutdown_signal()).await?;
             tracing::info!("consumer stopped");
         }
+    }
+    Ok(())
+}
+
+/// `leadpipe-consumer erase`: the person's rows deleted and their hash recorded, then
+/// what is left to the operator (the copies in Kafka).
+async fn erase(settings: &Settings, person: &PersonArgs) -> anyhow::Result<()> {
+    let config = |error: erasure::ErasureError| ConfigError::new(error.to_string());
+    let key = settings
+        .erasure_key()?
+        .ok_or_else(|| config(erasure::ErasureError::MissingKey))?;
+    let who = match (&person.email, &person.phone) {
+        (Some(email), _) => Person::email(email),
+        (None, Some(phone)) => Person::phone(person.country_code.as_deref(), phone),
+        (None, None) => unreachable!("clap requires --email or --phone"),
+    }
+    .map_err(config)?;
+    let store = LeadStore::connect_lazy(
+        &settings.database_url,
+        settings.database_password_file.as_deref(),
+        1,
+    )
+    .map_err(|error| ConfigError::new(error.to_string()))?;
+    let removed = match erasure::erase(store.pool(), &key, &who).await {
+        Err(error @ erasure::ErasureError::WrongKey) => return Err(config(error).into()),
+        other => other?,
+    };
+    println!(
+        "erased: {removed} row(s) removed; the person's hash is recorded, so no replay stores them again"
+    );
+    let topics = [settings.common.topic.as_str(), settings.dlq_topic.as_str()];
+    match settings.common.kafka.validate() {
+        Ok(kafka) => println!("{}", erasure::kafka_retention(&kafka, &topics).await),
+        Err(error) => println!(
+            "copies in Kafka ({}) expire with the topics' retention, which could not be read: {error}",
+            topics.join(", ")
+        ),
     }
     Ok(())
 }

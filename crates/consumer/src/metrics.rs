@@ -9,6 +9,7 @@ use prometheus::{
 
 pub const ROWS_INSERTED: &str = "leadpipe_consumer_rows_inserted_total";
 pub const DUPLICATES_SKIPPED: &str = "leadpipe_consumer_duplicates_skipped_total";
+pub const ERASED_SKIPPED: &str = "leadpipe_consumer_erased_skipped_total";
 pub const BATCH_SIZE: &str = "leadpipe_consumer_batch_size";
 pub const BATCH_WRITE_DURATION: &str = "leadpipe_consumer_batch_write_duration_seconds";
 pub const DLQ_MESSAGES: &str = "leadpipe_consumer_dlq_messages_total";
@@ -30,6 +31,9 @@ pub struct Metrics {
     /// Valid messages not inserted because their lead id was already stored or appeared
     /// twice in one batch: redeliveries, replays after a crash, client retries.
     pub duplicates_skipped: IntCounter,
+    /// Valid messages not inserted because their person was erased (`erasure`): their
+    /// offsets are committed as for stored leads.
+    pub erased_skipped: IntCounter,
     /// Valid messages per written batch.
     pub batch_size: Histogram,
     /// Time of the successful `INSERT` transaction of a batch.
@@ -68,6 +72,11 @@ impl Metrics {
         let duplicates_skipped = IntCounter::new(
             DUPLICATES_SKIPPED,
             "Valid messages whose lead id was already stored or repeated in a batch.",
+        )
+        .expect("valid metric");
+        let erased_skipped = IntCounter::new(
+            ERASED_SKIPPED,
+            "Valid messages not stored because their email or phone was erased.",
         )
         .expect("valid metric");
         let batch_size = Histogram::with_opts(
@@ -154,6 +163,7 @@ impl Metrics {
         for collector in [
             Box::new(rows_inserted.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(duplicates_skipped.clone()),
+            Box::new(erased_skipped.clone()),
             Box::new(batch_size.clone()),
             Box::new(batch_write_duration.clone()),
             Box::new(dlq_messages.clone()),
@@ -180,6 +190,7 @@ impl Metrics {
             registry,
             rows_inserted,
             duplicates_skipped,
+            erased_skipped,
             batch_size,
             batch_write_duration,
             dlq_messages,

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use leadpipe_domain::ConsentPolicy;
 
+use leadpipe_platform::Secret;
 pub use leadpipe_platform::{CommonSettings, GroupSettings, LogFormat};
 
 /// Command line: a subcommand (default `run`) and the settings, which every subcommand
@@ -43,6 +44,30 @@ pub enum Command {
         #[command(subcommand)]
         action: DlqAction,
     },
+    /// Erase a person: delete every lead with this email (or phone number) and record a
+    /// keyed hash of it, so that no replay of the topic stores them again. Needs
+    /// LEADPIPE_ERASURE_KEY_FILE.
+    Erase {
+        #[command(flatten)]
+        person: PersonArgs,
+    },
+}
+
+/// Whom `erase` erases: an email address, or a phone number.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+#[group(skip)]
+#[command(group(clap::ArgGroup::new("who").required(true).args(["email", "phone"])))]
+pub struct PersonArgs {
+    /// The email address (any case).
+    #[arg(long)]
+    pub email: Option<String>,
+    /// The phone number: national with --country-code (`010-1234-5678`), or
+    /// international with a plus (`+82 10-1234-5678`).
+    #[arg(long, allow_hyphen_values = true)]
+    pub phone: Option<String>,
+    /// The calling code of a national --phone (`+82`).
+    #[arg(long, requires = "phone")]
+    pub country_code: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
@@ -105,6 +130,21 @@ pub struct Settings {
     /// LEADPIPE_DATABASE_URL.
     #[arg(long, global = true, env = "LEADPIPE_DATABASE_PASSWORD_FILE")]
     pub database_password_file: Option<PathBuf>,
+
+    /// Key of the erasure hashes (HMAC-SHA256, at least 16 bytes): what `erase` records of
+    /// a person and what the insert checks every lead against. Secret; the same for every
+    /// consumer and every erasure. Prefer LEADPIPE_ERASURE_KEY_FILE.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADPIPE_ERASURE_KEY",
+        hide_env_values = true
+    )]
+    pub erasure_key: Option<Secret>,
+
+    /// A file holding LEADPIPE_ERASURE_KEY (wins over it).
+    #[arg(long, global = true, env = "LEADPIPE_ERASURE_KEY_FILE")]
+    pub erasure_key_file: Option<PathBuf>,
 
     /// Database connections: one for the batch being written, one for health checks.
     #[arg(
@@ -169,6 +209,21 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The erasure key, read from its file; `None` when none is set.
+    pub fn erasure_key(
+        &self,
+    ) -> Result<Option<crate::erasure::ErasureKey>, leadpipe_platform::ConfigError> {
+        let secret = Secret::resolve(self.erasure_key.as_ref(), self.erasure_key_file.as_ref())
+            .map_err(|e| {
+                leadpipe_platform::ConfigError::new(format!("LEADPIPE_ERASURE_KEY_FILE: {e}"))
+            })?;
+        secret
+            .filter(|s| !s.expose().is_empty())
+            .map(|s| crate::erasure::ErasureKey::new(&s))
+            .transpose()
+            .map_err(|e| leadpipe_platform::ConfigError::new(format!("LEADPIPE_ERASURE_KEY: {e}")))
+    }
+
     pub fn consent_policy(&self) -> ConsentPolicy {
         ConsentPolicy {
             require_consent: self.common.require_consent,

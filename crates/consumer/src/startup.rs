@@ -73,12 +73,20 @@ impl Application {
                 }
             })?;
 
+        let erasure_key = settings.erasure_key()?;
+        if erasure_key.is_none() {
+            tracing::warn!(
+                "LEADPIPE_ERASURE_KEY is not set: once an erasure is recorded, this consumer \
+                 stores nothing until it has the key"
+            );
+        }
         let store = LeadStore::connect_lazy(
             &settings.database_url,
             settings.database_password_file.as_deref(),
             settings.db_pool_size,
         )
-        .map_err(|error| ConfigError::new(error.to_string()))?;
+        .map_err(|error| ConfigError::new(error.to_string()))?
+        .with_erasure_key(erasure_key);
         ensure_topic(kafka, &settings.dlq_topic).await;
         let dead_letters = DeadLetterProducer::new(kafka, &settings.dlq_topic)?;
         let assignment = Arc::new(Assignment::default());

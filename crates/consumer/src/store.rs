@@ -8,12 +8,16 @@
 //! see `benches/drain.rs`.)
 //!
 //! Inserting is idempotent: a lead id already stored, or repeated within the batch,
-//! inserts nothing, so replaying a batch after a crash or a rebalance is harmless.
+//! inserts nothing, so replaying a batch after a crash or a rebalance is harmless. A lead
+//! of an erased person (see `erasure`) is not inserted either, checked in the same
+//! statement.
 
 use std::path::Path;
 use std::time::Duration;
 
 use leadpipe_domain::{AcceptedLead, LeadMessage};
+
+use crate::erasure::{ErasureKey, ERASURE_LOCK};
 use leadpipe_platform::Secret;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -32,6 +36,12 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("applying migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Storing now could store an erased person again: nothing is stored until fixed.
+    #[error(
+        "erasures were recorded with an erasure key this consumer does not have \
+         (LEADPIPE_ERASURE_KEY_FILE missing or different): nothing is stored until it has it"
+    )]
+    ErasureKey,
 }
 
 /// What a batch insert did.
@@ -41,28 +51,59 @@ pub struct InsertOutcome {
     pub inserted: u64,
     /// Leads not inserted: repeated within the batch or already in the table.
     pub duplicates: u64,
+    /// Leads not inserted because their email or phone was erased.
+    pub erased: u64,
     /// The ids of the new rows.
     pub inserted_ids: Vec<uuid::Uuid>,
 }
 
 /// The columns are the fields of the wire message ([`LeadMessage`]), in its order; a test
 /// below holds the two sets equal, so a field added to the message is a column here too.
+/// The last two arrays are not columns: the erasure hashes of each lead's email and phone
+/// (NULL without an erasure key). A lead whose hash is in `erasures` is not inserted, and
+/// nothing is when the recorded erasure key is not the consumer's (`$21`). Each returned
+/// row says what became of one lead: `inserted`, `erased`, or a lone `key_mismatch`.
 const INSERT_BATCH: &str = r#"
-INSERT INTO leads (
-    schema_version, id, received_at, consented_at, campaign, name, email, country_code,
-    phone_e164, privacy_consent, consent_text_version, client_ip_hash, utm_source,
-    utm_medium, utm_campaign, utm_term, utm_content, page_url
+WITH batch AS (
+    SELECT * FROM UNNEST(
+        $1::smallint[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::text[],
+        $6::text[], $7::text[], $8::text[], $9::text[], $10::boolean[], $11::text[],
+        $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
+        $18::text[], $19::bytea[], $20::bytea[]
+    ) AS b(
+        schema_version, id, received_at, consented_at, campaign, name, email, country_code,
+        phone_e164, privacy_consent, consent_text_version, client_ip_hash, utm_source,
+        utm_medium, utm_campaign, utm_term, utm_content, page_url, email_hash, phone_hash
+    )
+), key_mismatch AS (
+    SELECT 1 FROM erasure_key WHERE fingerprint IS DISTINCT FROM $21::bytea
+), erased AS (
+    -- Hashed subplans: the erased hashes are read once per statement, not per lead.
+    SELECT id FROM batch
+    WHERE email_hash IN (SELECT hash FROM erasures) OR phone_hash IN (SELECT hash FROM erasures)
+), inserted AS (
+    INSERT INTO leads (
+        schema_version, id, received_at, consented_at, campaign, name, email, country_code,
+        phone_e164, privacy_consent, consent_text_version, client_ip_hash, utm_source,
+        utm_medium, utm_campaign, utm_term, utm_content, page_url
+    )
+    SELECT
+        schema_version, id, received_at, consented_at, campaign, name, email, country_code,
+        phone_e164, privacy_consent, consent_text_version, client_ip_hash, utm_source,
+        utm_medium, utm_campaign, utm_term, utm_content, page_url
+    FROM batch
+    WHERE id NOT IN (SELECT id FROM erased) AND NOT EXISTS (SELECT 1 FROM key_mismatch)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
 )
-SELECT *
-FROM UNNEST(
-    $1::smallint[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::text[],
-    $6::text[], $7::text[], $8::text[], $9::text[], $10::boolean[], $11::text[],
-    $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
-    $18::text[]
-) AS batch
-ON CONFLICT (id) DO NOTHING
-RETURNING id
+SELECT id, 'inserted' AS outcome FROM inserted
+UNION ALL SELECT id, 'erased' FROM erased WHERE NOT EXISTS (SELECT 1 FROM key_mismatch)
+UNION ALL SELECT NULL::uuid, 'key_mismatch' FROM key_mismatch
 "#;
+
+/// Shares the erasure lock for the transaction, so that an erasure waits for the batch
+/// and the batch's insert sees an erasure committed before it.
+const SHARE_ERASURE_LOCK: &str = "SELECT pg_advisory_xact_lock_shared($1)::text";
 
 const DELETE_OLD_CANARIES: &str =
     "DELETE FROM leads WHERE campaign = $1 AND received_at < now() - make_interval(secs => $2)";
@@ -70,6 +111,7 @@ const DELETE_OLD_CANARIES: &str =
 #[derive(Clone)]
 pub struct LeadStore {
     pool: PgPool,
+    erasure_key: Option<ErasureKey>,
 }
 
 impl LeadStore {
@@ -89,11 +131,28 @@ impl LeadStore {
             .max_connections(pool_size.max(1))
             .acquire_timeout(Duration::from_secs(5))
             .connect_lazy_with(options.application_name("leadpipe-consumer"));
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            erasure_key: None,
+        })
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            erasure_key: None,
+        }
+    }
+
+    /// The same store, checking erasures with `key` (see `erasure`).
+    #[must_use]
+    pub fn with_erasure_key(mut self, key: Option<ErasureKey>) -> Self {
+        self.erasure_key = key;
+        self
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     /// Applies the pending migrations (each in its own transaction; already-applied ones
@@ -109,16 +168,30 @@ impl LeadStore {
         Ok(())
     }
 
-    /// Inserts the leads not stored yet, in one statement and so one transaction.
+    /// Inserts the leads not stored yet and not erased, in one statement, in a
+    /// transaction that shares the erasure lock.
     pub async fn insert_batch(&self, leads: &[AcceptedLead]) -> Result<InsertOutcome, StoreError> {
         if leads.is_empty() {
             return Ok(InsertOutcome::default());
         }
-        let messages: Vec<LeadMessage<'_>> = unique_by_id(leads)
-            .into_iter()
-            .map(LeadMessage::from)
-            .collect();
+        let unique = unique_by_id(leads);
+        let (email_hashes, phone_hashes): (Vec<Hash>, Vec<Hash>) = unique
+            .iter()
+            .map(|accepted| match &self.erasure_key {
+                Some(key) => (
+                    Some(key.email_hash(&accepted.lead.email).to_vec()),
+                    Some(key.phone_hash(&accepted.lead.phone).to_vec()),
+                ),
+                None => (None, None),
+            })
+            .unzip();
+        let messages: Vec<LeadMessage<'_>> = unique.into_iter().map(LeadMessage::from).collect();
         let columns = Columns::from_messages(&messages);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(SHARE_ERASURE_LOCK)
+            .bind(ERASURE_LOCK)
+            .execute(&mut *tx)
+            .await?;
         let result = sqlx::query(INSERT_BATCH)
             .bind(columns.schema_version)
             .bind(columns.id)
@@ -138,18 +211,23 @@ impl LeadStore {
             .bind(columns.utm_term)
             .bind(columns.utm_content)
             .bind(columns.page_url)
-            .fetch_all(&self.pool)
+            .bind(email_hashes)
+            .bind(phone_hashes)
+            .bind(self.erasure_key.as_ref().map(|k| k.fingerprint().to_vec()))
+            .fetch_all(&mut *tx)
             .await?;
-        let inserted_ids: Vec<uuid::Uuid> = result
-            .iter()
-            .map(|row| row.try_get::<uuid::Uuid, _>(0))
-            .collect::<Result<_, _>>()?;
-        let inserted = inserted_ids.len() as u64;
-        Ok(InsertOutcome {
-            inserted,
-            duplicates: leads.len() as u64 - inserted,
-            inserted_ids,
-        })
+        let mut outcome = InsertOutcome::default();
+        for row in &result {
+            match row.try_get::<&str, _>(1)? {
+                "inserted" => outcome.inserted_ids.push(row.try_get(0)?),
+                "erased" => outcome.erased += 1,
+                _ => return Err(StoreError::ErasureKey),
+            }
+        }
+        tx.commit().await?;
+        outcome.inserted = outcome.inserted_ids.len() as u64;
+        outcome.duplicates = leads.len() as u64 - outcome.inserted - outcome.erased;
+        Ok(outcome)
     }
 
     /// Deletes canary leads older than `age`; returns how many.
@@ -174,6 +252,9 @@ pub fn unique_by_id(leads: &[AcceptedLead]) -> Vec<&AcceptedLead> {
     unique.dedup_by_key(|lead| lead.id);
     unique
 }
+
+/// An erasure hash of one lead, or NULL without an erasure key.
+type Hash = Option<Vec<u8>>;
 
 /// One array per column, in the message's field order, borrowing from the messages.
 struct Columns<'a> {

@@ -22,6 +22,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::producer::{ERROR_HEADER, REASON_HEADER};
+use crate::erasure::{self, ErasureError, ErasureKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DlqError {
@@ -31,6 +32,8 @@ pub enum DlqError {
     Read { topic: String, source: KafkaError },
     #[error("publishing to {topic}: {source}")]
     Publish { topic: String, source: KafkaError },
+    #[error("checking erasures: {0}")]
+    Erasure(#[from] ErasureError),
 }
 
 /// One record of the dead-letter topic.
@@ -180,6 +183,8 @@ pub fn list(letters: &[DeadLetterRecord]) -> String {
 pub struct Replay {
     pub read: usize,
     pub republished: usize,
+    /// Valid dead letters of erased people: never republished.
+    pub erased: usize,
     /// Dead letters today's rules still reject, by the reason they would get now.
     pub still_rejected: BTreeMap<&'static str, usize>,
 }
@@ -193,9 +198,10 @@ impl std::fmt::Display for Replay {
             .collect();
         write!(
             f,
-            "read {} dead letter(s): {} valid by today's rules, {} still rejected{}",
+            "read {} dead letter(s): {} valid by today's rules, {} of erased people (never republished), {} still rejected{}",
             self.read,
             self.republished,
+            self.erased,
             self.still_rejected.values().sum::<usize>(),
             if rejected.is_empty() {
                 String::new()
@@ -208,12 +214,20 @@ impl std::fmt::Display for Replay {
 
 /// Re-validates each dead letter with `policy`; publishes the valid ones to `topic`
 /// unless `dry_run`.
+/// Where `replay` looks up erasures: the database, and the erasure key (needed once an
+/// erasure has been recorded).
+pub struct ErasureCheck<'a> {
+    pub pool: &'a sqlx::PgPool,
+    pub key: Option<&'a ErasureKey>,
+}
+
 pub async fn replay(
     kafka: &KafkaConfig,
     letters: &[DeadLetterRecord],
     policy: ConsentPolicy,
     topic: &str,
     dry_run: bool,
+    erasures: &ErasureCheck<'_>,
 ) -> Result<Replay, DlqError> {
     let producer: FutureProducer = kafka
         .client(ClientRole::Producer, "leadpipe-dlq-replay")
@@ -226,6 +240,9 @@ pub async fn replay(
         let payload = letter.payload.as_deref().unwrap_or_default();
         match LeadMessage::decode(payload, policy) {
             Err(error) => *outcome.still_rejected.entry(error.reason()).or_default() += 1,
+            Ok(lead) if erasure::erased(erasures.pool, erasures.key, &lead.lead).await? => {
+                outcome.erased += 1;
+            }
             Ok(lead) => {
                 if !dry_run {
                     let mut key = [0u8; uuid::fmt::Hyphenated::LENGTH];

@@ -7,9 +7,11 @@
 //! - [`compound`]: a consumer crash then a broker crash seconds apart: the stall
 //!   watchdog heals it;
 //! - [`tls`]: PostgreSQL over TLS (`sslmode=verify-full`) and a password from a file;
-//! - [`operate`]: `dlq list` and `dlq replay`, and canary leads end to end.
+//! - [`operate`]: `dlq list` and `dlq replay`, and canary leads end to end;
+//! - [`erasure`]: `erase`, and no replay (topic or dead letters) storing the person again.
 
 mod compound;
+mod erasure;
 mod operate;
 mod outage;
 mod pipeline;

@@ -84,7 +84,7 @@ async fn dlq_replay_republishes_what_todays_rules_accept_and_twice_stores_nothin
     let dry = dlq(&["replay", "--dry-run"], &lenient);
     assert!(
         dry.contains(
-            "read 4 dead letter(s): 3 valid by today's rules, 1 still rejected (malformed 1)"
+            "read 4 dead letter(s): 3 valid by today's rules, 0 of erased people (never republished), 1 still rejected (malformed 1)"
         ) && dry.contains("would republish 3"),
         "{dry}"
     );
