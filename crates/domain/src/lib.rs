@@ -15,6 +15,8 @@
 //! - [`message`]: the second encoding, [`LeadMessage`], the wire format on the `leads`
 //!   topic (versioned), and its decoding, which re-validates so a consumer never stores
 //!   an invalid lead. The consumer's table columns are its fields.
+//! - [`schema`]: the request body's rules as JSON Schema, built from the parsers'
+//!   constants (the OpenAPI document serves it).
 //! - [`id`]: lead ids — UUIDv7 by default, UUIDv5 from an `Idempotency-Key`.
 //! - [`client_ip_hash`]: the keyed hash of a client's address a lead carries as proof
 //!   of where consent came from (never the address).
@@ -35,6 +37,7 @@ pub mod lead;
 pub mod message;
 mod parse;
 pub mod request;
+pub mod schema;
 
 pub use client_ip_hash::ClientIpHash;
 pub use error::{FieldError, FieldErrorCode, FieldErrors, MalformedJson};

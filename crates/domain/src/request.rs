@@ -138,6 +138,12 @@ pub fn is_api_field(name: &str) -> bool {
     FIELDS.contains(&name)
 }
 
+/// The fields of the API, as the parser knows them.
+#[cfg(test)]
+pub(crate) fn api_fields() -> &'static [&'static str] {
+    &FIELDS
+}
+
 /// What the server configures about a body beyond a lead's own rules.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SubmissionRules<'a> {

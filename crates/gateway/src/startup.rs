@@ -19,6 +19,7 @@ use actix_web::dev::Server;
 use actix_web::http::{header, Uri};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
+use leadpipe_domain::schema::SchemaRules;
 use leadpipe_domain::ConsentPolicy;
 use leadpipe_platform::ConfigError;
 use tokio::sync::Semaphore;
@@ -71,6 +72,10 @@ impl Application {
                 Duration::from_secs(settings.canary_interval_secs),
             )
         });
+        let openapi = crate::routes::docs::document(SchemaRules {
+            consent_required: settings.common.require_consent,
+            consent_text_versions: state.consent.versions(),
+        });
         let lifecycle = Arc::new(Lifecycle::default());
         let lifecycle_data = web::Data::from(lifecycle.clone());
         let metrics = web::Data::from(metrics);
@@ -79,7 +84,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(metrics.clone())
                 .app_data(lifecycle_data.clone())
-                .configure(crate::routes::configure)
+                .configure(|cfg| crate::routes::configure(cfg, openapi.clone()))
                 .default_service(web::to(crate::routes::not_found))
                 .wrap(cors(&origins))
                 .wrap(from_fn(telemetry::observe))

@@ -50,3 +50,11 @@ fn check_length(
     }
     Ok(())
 }
+
+/// The rule every free-text field applies: trimmed, 1..=`max_chars` characters, no
+/// control characters. (For the schema's tests, which hold its patterns to it.)
+#[cfg(test)]
+pub(crate) fn check_text(raw: &str, max_chars: usize) -> bool {
+    let value = raw.trim();
+    check_length(value, max_chars, "too long").is_ok() && reject_control_chars(value).is_ok()
+}

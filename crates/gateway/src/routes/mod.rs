@@ -16,7 +16,8 @@ use actix_web::{web, Handler, Responder};
 
 use crate::problem::ApiError;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Every route; `openapi` is the document [`docs::document`] built for this server.
+pub fn configure(cfg: &mut web::ServiceConfig, openapi: serde_json::Value) {
     cfg.service(
         web::resource("/v1/leads")
             .route(web::post().to(leads::submit_lead))
@@ -25,7 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(readable("/healthz", health::healthz))
     .service(readable("/readyz", health::readyz))
     .service(readable("/metrics", metrics::metrics))
-    .configure(docs::configure);
+    .configure(|cfg| docs::configure(cfg, openapi));
 }
 
 /// A resource answering GET and HEAD; any other method is a 405 naming them (RFC 9110),

@@ -472,9 +472,29 @@ async fn the_openapi_document_lists_every_status_and_swagger_ui_is_served() {
     assert_eq!(statuses, ["202", "400", "413", "415", "422", "429", "503"]);
     assert!(responses["429"]["headers"]["RateLimit-Policy"].is_object());
     assert!(responses["422"]["content"]["application/problem+json"].is_object());
-    assert!(
-        doc["components"]["schemas"]["LeadRequest"]["properties"]["privacy_consent"].is_object()
-    );
+    let body = &doc["components"]["schemas"]["LeadRequest"];
+    assert_eq!(body["properties"]["privacy_consent"]["const"], true);
+    assert_eq!(body["additionalProperties"], false);
+    for field in [
+        "name",
+        "email",
+        "country_code",
+        "phone_number",
+        "campaign",
+        "utm_source",
+    ] {
+        assert!(
+            body["properties"][field]["pattern"].is_string(),
+            "{field}: {body}"
+        );
+    }
+    let key = doc["paths"]["/v1/leads"]["post"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Idempotency-Key")
+        .unwrap();
+    assert!(key["schema"]["pattern"].is_string(), "{key}");
     assert!(doc["paths"]["/readyz"].is_object());
 
     let ui = app.get("/swagger-ui/").await;
@@ -483,6 +503,34 @@ async fn the_openapi_document_lists_every_status_and_swagger_ui_is_served() {
     let old = app.get("/swagger-ui.html").await;
     assert_eq!(old.status(), 308);
     assert_eq!(old.headers().get("location").unwrap(), "/swagger-ui/");
+}
+
+/// The served document says what this server is configured to accept.
+#[tokio::test]
+async fn the_openapi_document_follows_the_consent_settings() {
+    let mut settings = settings();
+    settings.common.require_consent = false;
+    settings.consent.consent_text_versions = "2026-11,2026-12".parse().unwrap();
+    let (app, _sink) = spawn_with_memory(settings).await;
+    let doc: Value = app
+        .get("/api-docs/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let body = &doc["components"]["schemas"]["LeadRequest"];
+    assert!(
+        body["properties"]["privacy_consent"].get("const").is_none(),
+        "{body}"
+    );
+    assert_eq!(
+        body["properties"]["consent_text_version"]["enum"],
+        serde_json::json!(["2026-11", "2026-12"])
+    );
+    assert!(body["required"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("consent_text_version")));
 }
 
 #[tokio::test]
