@@ -59,6 +59,7 @@ SHELL_SCRIPTS = [
     ROOT / "ops" / "lint" / "run",
     ROOT / "ops" / "local" / "stack",
     ROOT / "ops" / "local" / "e2e",
+    ROOT / "ops" / "contract" / "run",
     ROOT / "ops" / "ci" / "phase",
     ROOT / ".ci" / "run",
     ROOT / "bench" / "setup",

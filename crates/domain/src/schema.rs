@@ -50,6 +50,16 @@ pub fn email_pattern() -> String {
     )
 }
 
+/// An http(s) URL with a host name (the last label not a number, which URL parsers read
+/// as an IPv4 address), an optional port, and any path; blank is absent.
+pub fn optional_url_pattern() -> String {
+    let host = r"(?:[a-zA-Z0-9-]+\.)*[a-zA-Z][a-zA-Z0-9-]*";
+    let port =
+        "(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?";
+    let rest = r"(?:[/?#][^\u0000-\u001f\u007f]*)?";
+    format!("^[{TRIMMED}]*(?:[hH][tT][tT][pP][sS]?://{host}{port}{rest})?[{TRIMMED}]*$")
+}
+
 /// A calling code: `+82` or `82` (1–3 digits, no leading zero).
 pub fn calling_code_pattern() -> String {
     format!("^[{TRIMMED}]*\\+?[1-9][0-9]{{0,2}}[{TRIMMED}]*$")
@@ -108,7 +118,7 @@ pub fn lead_request_schema(rules: SchemaRules<'_>) -> Value {
             EmailAddress::MAX_CHARS
         ),
     );
-    email["format"] = json!("email");
+    // No `format: email`: format checkers do not trim, the server does.
     email["maxLength"] = json!(EmailAddress::MAX_CHARS);
     properties.insert("email".into(), email);
     properties.insert(
@@ -187,10 +197,11 @@ pub fn lead_request_schema(rules: SchemaRules<'_>) -> Value {
         );
     }
     let mut page_url = nullable(string(
-        format!("^[{TRIMMED}]*(?:[hH][tT][tT][pP][sS]?://[^/?#\\s@]+[^\\s]*)?[{TRIMMED}]*$"),
+        optional_url_pattern(),
         &format!(
             "Absolute http(s) URL of the page the form was on, at most {} characters; blank is \
-             absent.",
+             absent. The pattern covers host names; the server also accepts internationalised \
+             host names and IP addresses.",
             PageUrl::MAX_CHARS
         ),
     ));
@@ -308,6 +319,34 @@ mod tests {
                 IdempotencyKey::parse(&value).is_ok(),
                 "{:?}", value
             );
+        }
+    }
+
+    #[test]
+    fn every_url_the_pattern_takes_the_server_takes() {
+        let url = re(&optional_url_pattern());
+        for accepted in [
+            "https://event.example.com/spring",
+            " HttP://a-b.c:8080/x y?q=1#f ",
+            "http://localhost",
+            "https://a.b.c/\u{d55c}",
+            "",
+            "   ",
+        ] {
+            assert!(url.is_match(accepted), "{accepted:?}");
+            assert!(
+                accepted.trim().is_empty() || PageUrl::parse(accepted).is_ok(),
+                "{accepted:?}"
+            );
+        }
+        for refused in [
+            "ftp://a.com",
+            "http://1.2.3.999",
+            "http://a.com:65536",
+            "http://",
+            "a.com",
+        ] {
+            assert!(!url.is_match(refused), "{refused:?}");
         }
     }
 
