@@ -8,7 +8,7 @@ export LEADPIPE_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432
 # sqlx::test creates a fresh database per test through this server.
 export DATABASE_URL ?= $(LEADPIPE_TEST_DATABASE_URL)/postgres
 
-.PHONY: help up down status reset check test e2e contract lint tansu build chaos bench
+.PHONY: help up down status reset check test e2e contract fuzz lint tansu build chaos bench
 
 # Every step of `make test` and `make lint` is timed by ops/ci/phase: `.ci/run` prints
 # the table (LEADPIPE_PHASES); run by hand it only runs the step.
@@ -41,6 +41,7 @@ help:
 	@echo "make check   the loop while working: rustfmt, clippy and every test that needs no service"
 	@echo "make test    start what the tests need, then run the whole test suite"
 	@echo "make contract  Schemathesis against the OpenAPI document for 10 minutes (CONTRACT_SECS)"
+	@echo "make fuzz    cargo fuzz on the body parser and the message decoder, 5 minutes each (FUZZ_SECS)"
 	@echo "make lint    rustfmt, clippy, and the offline checks of the deployment files"
 	@echo "make chaos   15 minutes of seeded crashes under load (LEADPIPE_CHAOS_SECS, LEADPIPE_CHAOS_SEED)"
 	@echo "make bench   the capacity figures (about 30 minutes, quiet machine): bench/results.{json,md}"
@@ -83,10 +84,16 @@ test:
 	$(PHASE) "e2e: start the stack" env PROFILE=dev ops/local/stack up
 	$(PHASE) "e2e: run" ops/local/e2e
 	$(PHASE) "contract: schemathesis" ops/contract/run --seed 20261207 --max-time 60
+	$(PHASE) "fuzz: body parser, message decoder" ops/fuzz/run 20
 
 e2e:
 	ops/local/stack up
 	ops/local/e2e
+
+# Coverage-guided fuzzing of the body parser and the message decoder for 5 minutes each
+# (20 seconds each are part of `make test`).
+fuzz:
+	ops/fuzz/run $${FUZZ_SECS:-300}
 
 # The API contract for longer, with a new seed each time: Schemathesis --checks all
 # against a gateway of its own (the short, seeded run is part of `make test`).

@@ -60,6 +60,7 @@ SHELL_SCRIPTS = [
     ROOT / "ops" / "local" / "stack",
     ROOT / "ops" / "local" / "e2e",
     ROOT / "ops" / "contract" / "run",
+    ROOT / "ops" / "fuzz" / "run",
     ROOT / "ops" / "ci" / "phase",
     ROOT / ".ci" / "run",
     ROOT / "bench" / "setup",
