@@ -1,7 +1,7 @@
 //! What the handlers and the middleware share: the [`AppState`] of the lead route and
 //! the instance's [`Lifecycle`]. Nothing here is per-visitor state.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use leadpipe_domain::ConsentPolicy;
@@ -26,17 +26,20 @@ pub struct AppState {
 
 /// The broker acknowledgement latencies of the last [`AckLatency::KEPT`] published
 /// leads, so that a caught bot is answered after a delay drawn from the real ones (an
-/// instant answer would tell it that it was caught).
-#[derive(Debug, Default)]
+/// instant answer would tell it that it was caught). Lock-free: every publish records.
+#[derive(Debug)]
 pub struct AckLatency {
-    recent: std::sync::Mutex<Recent>,
+    micros: [AtomicU64; Self::KEPT],
+    recorded: AtomicU64,
 }
 
-#[derive(Debug, Default)]
-struct Recent {
-    micros: Vec<u64>,
-    next: usize,
-    draws: u64,
+impl Default for AckLatency {
+    fn default() -> Self {
+        Self {
+            micros: std::array::from_fn(|_| AtomicU64::new(0)),
+            recorded: AtomicU64::new(0),
+        }
+    }
 }
 
 impl AckLatency {
@@ -45,29 +48,24 @@ impl AckLatency {
     const FALLBACK: std::time::Duration = std::time::Duration::from_millis(10);
 
     pub fn record(&self, latency: std::time::Duration) {
-        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = self.recorded.fetch_add(1, Ordering::Relaxed) as usize % Self::KEPT;
         let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        if recent.micros.len() < Self::KEPT {
-            recent.micros.push(micros);
-        } else {
-            let next = recent.next;
-            recent.micros[next] = micros;
-        }
-        recent.next = (recent.next + 1) % Self::KEPT;
+        self.micros[slot].store(micros, Ordering::Relaxed);
     }
 
     /// One of the recent latencies, picked at random.
     pub fn draw(&self) -> std::time::Duration {
         use std::hash::{BuildHasher, Hasher};
-        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        if recent.micros.is_empty() {
+        let kept = self.recorded.load(Ordering::Relaxed).min(Self::KEPT as u64);
+        if kept == 0 {
             return Self::FALLBACK;
         }
-        recent.draws += 1;
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u64(recent.draws);
-        let pick = (hasher.finish() % recent.micros.len() as u64) as usize;
-        std::time::Duration::from_micros(recent.micros[pick])
+        // A fresh `RandomState` is seeded differently each time.
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let micros = self.micros[(random % kept) as usize].load(Ordering::Relaxed);
+        std::time::Duration::from_micros(micros)
     }
 }
 
@@ -94,5 +92,32 @@ impl Lifecycle {
     /// Ready: started (the sink says so) and not draining.
     pub fn is_ready(&self, sink: &dyn LeadSink) -> bool {
         !self.is_draining() && sink.is_started()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_draw_is_one_of_the_recent_latencies() {
+        let latency = AckLatency::default();
+        assert_eq!(latency.draw(), AckLatency::FALLBACK);
+        for ms in [20, 30, 40] {
+            latency.record(Duration::from_millis(ms));
+        }
+        for _ in 0..100 {
+            let drawn = latency.draw();
+            assert!(
+                [20, 30, 40].map(Duration::from_millis).contains(&drawn),
+                "{drawn:?}"
+            );
+        }
+        // Past KEPT, the oldest are replaced.
+        for _ in 0..AckLatency::KEPT {
+            latency.record(Duration::from_millis(5));
+        }
+        assert_eq!(latency.draw(), Duration::from_millis(5));
     }
 }
