@@ -2,8 +2,6 @@
 //! broker is unavailable. Many consumers retrying against a recovering database should
 //! not all knock at the same instant, hence the jitter.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -36,7 +34,7 @@ impl Backoff {
         let jitter_nanos = if half.is_zero() {
             0
         } else {
-            random_u64() % half.as_nanos().max(1) as u64
+            fastrand::u64(..u64::try_from(half.as_nanos()).unwrap_or(u64::MAX).max(1))
         };
         nominal - Duration::from_nanos(jitter_nanos)
     }
@@ -46,14 +44,6 @@ impl Default for Backoff {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// A random number from the standard library's per-process random hash keys: enough for
-/// jitter, without a dependency.
-fn random_u64() -> u64 {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(0);
-    hasher.finish()
 }
 
 #[cfg(test)]

@@ -55,16 +55,11 @@ impl AckLatency {
 
     /// One of the recent latencies, picked at random.
     pub fn draw(&self) -> std::time::Duration {
-        use std::hash::{BuildHasher, Hasher};
         let kept = self.recorded.load(Ordering::Relaxed).min(Self::KEPT as u64);
         if kept == 0 {
             return Self::FALLBACK;
         }
-        // A fresh `RandomState` is seeded differently each time.
-        let random = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
-        let micros = self.micros[(random % kept) as usize].load(Ordering::Relaxed);
+        let micros = self.micros[fastrand::usize(..kept as usize)].load(Ordering::Relaxed);
         std::time::Duration::from_micros(micros)
     }
 }
