@@ -211,34 +211,56 @@ pub async fn erase(pool: &PgPool, key: &ErasureKey, person: &Person) -> Result<u
     Ok(deleted)
 }
 
-/// Whether `lead` belongs to an erased person (for the dead-letter replay).
-pub async fn erased(
-    pool: &PgPool,
-    key: Option<&ErasureKey>,
-    lead: &leadpipe_domain::Lead,
-) -> Result<bool, ErasureError> {
-    let mut conn = pool.acquire().await?;
-    let recorded: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM erasure_key)")
-        .fetch_one(&mut *conn)
-        .await?;
-    let Some(key) = key else {
-        return if recorded {
-            Err(ErasureError::MissingKey)
-        } else {
-            Ok(false)
+/// Whether leads belong to erased people, for the dead-letter replay: the key is checked
+/// against the recorded fingerprint once, at the first lead, then each lead costs one
+/// lookup.
+pub struct ErasureCheck<'a> {
+    pool: &'a PgPool,
+    key: Option<&'a ErasureKey>,
+    verified: bool,
+}
+
+impl<'a> ErasureCheck<'a> {
+    pub fn new(pool: &'a PgPool, key: Option<&'a ErasureKey>) -> Self {
+        Self {
+            pool,
+            key,
+            verified: false,
+        }
+    }
+
+    pub async fn erased(&mut self, lead: &leadpipe_domain::Lead) -> Result<bool, ErasureError> {
+        let mut conn = self.pool.acquire().await?;
+        if !self.verified {
+            match self.key {
+                Some(key) => check_fingerprint(&mut conn, key, false).await?,
+                None => {
+                    let recorded: bool =
+                        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM erasure_key)")
+                            .fetch_one(&mut *conn)
+                            .await?;
+                    if recorded {
+                        return Err(ErasureError::MissingKey);
+                    }
+                }
+            }
+            self.verified = true;
+        }
+        // Without a key nothing was ever erased (checked above).
+        let Some(key) = self.key else {
+            return Ok(false);
         };
-    };
-    check_fingerprint(&mut conn, key, false).await?;
-    let hashes = vec![
-        key.email_hash(&lead.email).to_vec(),
-        key.phone_hash(&lead.phone).to_vec(),
-    ];
-    Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM erasures WHERE hash = ANY($1))")
-            .bind(hashes)
-            .fetch_one(&mut *conn)
-            .await?,
-    )
+        let hashes = vec![
+            key.email_hash(&lead.email).to_vec(),
+            key.phone_hash(&lead.phone).to_vec(),
+        ];
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM erasures WHERE hash = ANY($1))")
+                .bind(hashes)
+                .fetch_one(&mut *conn)
+                .await?,
+        )
+    }
 }
 
 /// What an operator reads after an erasure about the copies still in Kafka: each topic's

@@ -4,7 +4,7 @@ use anyhow::Context;
 use leadpipe_consumer::dead_letter::command as dlq;
 use leadpipe_consumer::erasure::{self, Person};
 use leadpipe_consumer::settings::{DlqAction, PersonArgs, Settings};
-use leadpipe_consumer::{Application, Cli, Command, LeadStore};
+use leadpipe_consumer::{Application, Cli, Command};
 use leadpipe_platform::{exit_code, init_tracing, parse_or_exit, shutdown_signal, ConfigError};
 
 /// Fewer and cheaper allocations than the system allocator under many small, short-lived
@@ -28,12 +28,7 @@ async fn main() -> ExitCode {
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Migrate => {
-            let store = LeadStore::connect_lazy(
-                &settings.database_url,
-                settings.database_password_file.as_deref(),
-                1,
-            )
-            .map_err(|error| ConfigError::new(error.to_string()))?;
+            let store = settings.lead_store(1)?;
             store.migrate().await?;
             tracing::info!("migrations applied");
         }
@@ -46,24 +41,17 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 }
                 DlqAction::Replay { since, dry_run } => {
                     let erasure_key = settings.erasure_key()?;
-                    let store = LeadStore::connect_lazy(
-                        &settings.database_url,
-                        settings.database_password_file.as_deref(),
-                        1,
-                    )
-                    .map_err(|error| ConfigError::new(error.to_string()))?;
+                    let store = settings.lead_store(1)?;
                     let letters = dlq::read(kafka, &settings.dlq_topic, since)?;
-                    let erasures = dlq::ErasureCheck {
-                        pool: store.pool(),
-                        key: erasure_key.as_ref(),
-                    };
+                    let mut erasures =
+                        erasure::ErasureCheck::new(store.pool(), erasure_key.as_ref());
                     let replay = dlq::replay(
                         kafka,
                         &letters,
                         settings.consent_policy(),
                         &settings.common.topic,
                         dry_run,
-                        &erasures,
+                        &mut erasures,
                     )
                     .await?;
                     let verb = if dry_run {
@@ -112,12 +100,7 @@ async fn erase(settings: &Settings, person: &PersonArgs) -> anyhow::Result<()> {
         (None, None) => unreachable!("clap requires --email or --phone"),
     }
     .map_err(config)?;
-    let store = LeadStore::connect_lazy(
-        &settings.database_url,
-        settings.database_password_file.as_deref(),
-        1,
-    )
-    .map_err(|error| ConfigError::new(error.to_string()))?;
+    let store = settings.lead_store(1)?;
     let removed = match erasure::erase(store.pool(), &key, &who).await {
         Err(error @ erasure::ErasureError::WrongKey) => return Err(config(error).into()),
         other => other?,

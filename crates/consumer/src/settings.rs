@@ -224,6 +224,20 @@ impl Settings {
             .map_err(|e| leadpipe_platform::ConfigError::new(format!("LEADPIPE_ERASURE_KEY: {e}")))
     }
 
+    /// The lead store on `database_url`, connecting on first use; a URL or password file
+    /// that cannot work is a configuration error.
+    pub fn lead_store(
+        &self,
+        pool_size: u32,
+    ) -> Result<crate::store::LeadStore, leadpipe_platform::ConfigError> {
+        crate::store::LeadStore::connect_lazy(
+            &self.database_url,
+            self.database_password_file.as_deref(),
+            pool_size,
+        )
+        .map_err(|error| leadpipe_platform::ConfigError::new(error.to_string()))
+    }
+
     pub fn consent_policy(&self) -> ConsentPolicy {
         ConsentPolicy {
             require_consent: self.common.require_consent,

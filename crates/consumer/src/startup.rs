@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::monitor::Monitor;
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::settings::Settings;
-use crate::store::{LeadStore, StoreError};
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -80,13 +80,9 @@ impl Application {
                  stores nothing until it has the key"
             );
         }
-        let store = LeadStore::connect_lazy(
-            &settings.database_url,
-            settings.database_password_file.as_deref(),
-            settings.db_pool_size,
-        )
-        .map_err(|error| ConfigError::new(error.to_string()))?
-        .with_erasure_key(erasure_key);
+        let store = settings
+            .lead_store(settings.db_pool_size)?
+            .with_erasure_key(erasure_key);
         ensure_topic(kafka, &settings.dlq_topic).await;
         let dead_letters = DeadLetterProducer::new(kafka, &settings.dlq_topic)?;
         let assignment = Arc::new(Assignment::default());

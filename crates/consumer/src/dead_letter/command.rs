@@ -22,7 +22,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::producer::{ERROR_HEADER, REASON_HEADER};
-use crate::erasure::{self, ErasureError, ErasureKey};
+use crate::erasure::{ErasureCheck, ErasureError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DlqError {
@@ -214,20 +214,13 @@ impl std::fmt::Display for Replay {
 
 /// Re-validates each dead letter with `policy`; publishes the valid ones to `topic`
 /// unless `dry_run`.
-/// Where `replay` looks up erasures: the database, and the erasure key (needed once an
-/// erasure has been recorded).
-pub struct ErasureCheck<'a> {
-    pub pool: &'a sqlx::PgPool,
-    pub key: Option<&'a ErasureKey>,
-}
-
 pub async fn replay(
     kafka: &KafkaConfig,
     letters: &[DeadLetterRecord],
     policy: ConsentPolicy,
     topic: &str,
     dry_run: bool,
-    erasures: &ErasureCheck<'_>,
+    erasures: &mut ErasureCheck<'_>,
 ) -> Result<Replay, DlqError> {
     let producer: FutureProducer = kafka
         .client(ClientRole::Producer, "leadpipe-dlq-replay")
@@ -240,7 +233,7 @@ pub async fn replay(
         let payload = letter.payload.as_deref().unwrap_or_default();
         match LeadMessage::decode(payload, policy) {
             Err(error) => *outcome.still_rejected.entry(error.reason()).or_default() += 1,
-            Ok(lead) if erasure::erased(erasures.pool, erasures.key, &lead.lead).await? => {
+            Ok(lead) if erasures.erased(&lead.lead).await? => {
                 outcome.erased += 1;
             }
             Ok(lead) => {

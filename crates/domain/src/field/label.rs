@@ -1,4 +1,4 @@
-use super::{check_length, reject_control_chars};
+use super::free_text;
 use crate::error::FieldRejection;
 
 /// A short printable value: a UTM parameter. Trimmed, 1–200 characters, no control
@@ -10,10 +10,7 @@ impl Label {
     pub const MAX_CHARS: usize = 200;
 
     pub fn parse(raw: &str) -> Result<Self, FieldRejection> {
-        let value = raw.trim();
-        check_length(value, Self::MAX_CHARS, "must be at most 200 characters")?;
-        reject_control_chars(value)?;
-        Ok(Self(value.to_owned()))
+        free_text(raw, Self::MAX_CHARS, "must be at most 200 characters").map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -31,10 +28,7 @@ impl Campaign {
     pub const DEFAULT: &'static str = "default";
 
     pub fn parse(raw: &str) -> Result<Self, FieldRejection> {
-        let value = raw.trim();
-        check_length(value, Self::MAX_CHARS, "must be at most 64 characters")?;
-        reject_control_chars(value)?;
-        Ok(Self(value.to_owned()))
+        free_text(raw, Self::MAX_CHARS, "must be at most 64 characters").map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -51,10 +45,7 @@ impl ConsentTextVersion {
     pub const MAX_CHARS: usize = 64;
 
     pub fn parse(raw: &str) -> Result<Self, FieldRejection> {
-        let value = raw.trim();
-        check_length(value, Self::MAX_CHARS, "must be at most 64 characters")?;
-        reject_control_chars(value)?;
-        Ok(Self(value.to_owned()))
+        free_text(raw, Self::MAX_CHARS, "must be at most 64 characters").map(Self)
     }
 
     pub fn as_str(&self) -> &str {

@@ -52,9 +52,20 @@ fn check_length(
 }
 
 /// The rule every free-text field applies: trimmed, 1..=`max_chars` characters, no
-/// control characters. (For the schema's tests, which hold its patterns to it.)
+/// control characters. Returns the trimmed value.
+fn free_text(
+    raw: &str,
+    max_chars: usize,
+    too_long: &'static str,
+) -> Result<String, FieldRejection> {
+    let value = raw.trim();
+    check_length(value, max_chars, too_long)?;
+    reject_control_chars(value)?;
+    Ok(value.to_owned())
+}
+
+/// [`free_text`] as a yes or no, for the schema's tests, which hold its patterns to it.
 #[cfg(test)]
 pub(crate) fn check_text(raw: &str, max_chars: usize) -> bool {
-    let value = raw.trim();
-    check_length(value, max_chars, "too long").is_ok() && reject_control_chars(value).is_ok()
+    free_text(raw, max_chars, "too long").is_ok()
 }

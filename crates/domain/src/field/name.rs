@@ -1,4 +1,4 @@
-use super::{check_length, reject_control_chars};
+use super::free_text;
 use crate::error::FieldRejection;
 
 /// A person's name in any script: trimmed, 1–100 characters, no control characters.
@@ -9,10 +9,7 @@ impl PersonName {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(raw: &str) -> Result<Self, FieldRejection> {
-        let value = raw.trim();
-        check_length(value, Self::MAX_CHARS, "must be at most 100 characters")?;
-        reject_control_chars(value)?;
-        Ok(Self(value.to_owned()))
+        free_text(raw, Self::MAX_CHARS, "must be at most 100 characters").map(Self)
     }
 
     pub fn as_str(&self) -> &str {
