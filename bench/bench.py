@@ -21,9 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import report, sections  # noqa: E402
+from harness import rates, report, sections  # noqa: E402
 from harness.proc import run  # noqa: E402
 from harness.stack import ROOT  # noqa: E402
+
+
+RUN = {**sections.RUN, **rates.RUN}
+NAMES = list(RUN)
 
 
 def build() -> None:
@@ -34,7 +38,7 @@ def build() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter runs (to check the harness, not for figures)")
-    parser.add_argument("--only", nargs="*", choices=sections.NAMES, help="run only these sections")
+    parser.add_argument("--only", nargs="*", choices=NAMES, help="run only these sections")
     options = parser.parse_args()
     build()
     seconds = 5 if options.quick else 20
@@ -44,13 +48,13 @@ def main() -> int:
         # Keep the other sections of the last run; replace the ones measured now.
         kept = json.loads(previous.read_text())
         results["sections"] = [s for s in kept["sections"] if s["name"] not in options.only]
-    for name in options.only or sections.NAMES:
+    for name in options.only or NAMES:
         started = time.monotonic()
         print(f"bench: {name} ...", flush=True)
-        section = sections.RUN[name](seconds)
+        section = RUN[name](seconds)
         section["seconds"] = round(time.monotonic() - started, 1)
         results["sections"] = [s for s in results["sections"] if s["name"] != name] + [section]
-        results["sections"].sort(key=lambda s: sections.NAMES.index(s["name"]))
+        results["sections"].sort(key=lambda s: NAMES.index(s["name"]))
         report.write(results, ROOT / "bench")
         print(f"bench: {name} done in {section['seconds']} s", flush=True)
     print(f"bench: wrote bench/results.json and bench/results.md")

@@ -60,10 +60,10 @@ def http_ceiling(seconds: int) -> dict:
     }
 
 
-def producer_ceiling(seconds: int) -> dict:
+def producer_ceiling(seconds: int, engines: tuple = ("memory", "sqlite")) -> dict:
     """The floor of Kafka work: a bare producer with the gateway's settings."""
     rows = []
-    for engine in ("memory", "sqlite"):
+    for engine in engines:
         for in_flight in CONNECTIONS:
             with Stack(f"producer-{engine}") as stack:
                 brokers = stack.broker(engine)
@@ -108,10 +108,10 @@ GATEWAY_RUNS = (("memory", "off", LIMITS_OFF), ("memory", "in-process", LIMITS_L
                 ("memory", "Redis", LIMITS_REDIS), ("sqlite", "off", LIMITS_OFF))
 
 
-def gateway(seconds: int) -> dict:
+def gateway(seconds: int, runs: tuple = GATEWAY_RUNS) -> dict:
     """The gateway under wrk, with a consumer draining into PostgreSQL meanwhile."""
     rows = []
-    for engine, limits, env in GATEWAY_RUNS:
+    for engine, limits, env in runs:
         with Stack(f"gateway-{engine}") as stack:
             base, _, _ = stack.pipeline(engine, env)
             url = base + "/v1/leads"

@@ -6,7 +6,10 @@
 //! limit, not the gateway.
 //!
 //!     cargo run --release -p leadpipe-gateway --example broker_ceiling -- \
-//!         127.0.0.1:9092 leads 100000 64 [idempotence true|false]
+//!         127.0.0.1:9092 leads 100000 64 [idempotence true|false] [rate]
+//!
+//! With a rate (messages per second), messages are sent on that schedule instead of as
+//! fast as the in-flight bound allows: the floor of a producer at a low rate.
 //!
 //! The last line repeats the figures as one JSON object, for `bench/bench.py`.
 
@@ -16,8 +19,8 @@ use chrono::Utc;
 use futures::stream::{self, StreamExt};
 use leadpipe_domain::{parse_submission, AcceptedLead, ConsentPolicy, LeadId};
 use leadpipe_gateway::{KafkaSink, Settings};
-use leadpipe_platform::ClientRole;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use leadpipe_platform::{AckProducer, ClientRole};
+use rdkafka::producer::BaseRecord;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -27,11 +30,12 @@ async fn main() -> anyhow::Result<()> {
     let total: usize = args.get(3).map_or(Ok(100_000), |s| s.parse())?;
     let in_flight: usize = args.get(4).map_or(Ok(64), |s| s.parse())?;
     let idempotence = args.get(5).map_or("true", String::as_str) == "true";
+    let rate: f64 = args.get(6).map_or(Ok(0.0), |s| s.parse())?;
 
     let mut settings = Settings::defaults();
     settings.common.kafka.brokers = brokers.parse().map_err(anyhow::Error::msg)?;
     settings.common.kafka.idempotence = idempotence;
-    let producer: FutureProducer = settings
+    let producer: AckProducer = settings
         .common
         .kafka
         .validate()?
@@ -44,7 +48,13 @@ async fn main() -> anyhow::Result<()> {
 
     let started = Instant::now();
     let results: Vec<Result<Duration, ()>> = stream::iter(0..total)
-        .map(|_| {
+        .then(|n| async move {
+            if rate > 0.0 {
+                let due = started + Duration::from_secs_f64(n as f64 / rate);
+                tokio::time::sleep_until(due.into()).await;
+            }
+        })
+        .map(|()| {
             let accepted = AcceptedLead::stamp(lead.clone(), LeadId::generate(), Utc::now());
             let producer = producer.clone();
             async move {
@@ -52,16 +62,10 @@ async fn main() -> anyhow::Result<()> {
                 let mut key = [0u8; uuid::fmt::Hyphenated::LENGTH];
                 let key = accepted.id.as_uuid().hyphenated().encode_lower(&mut key);
                 let payload = accepted.to_message_json();
-                producer
-                    .send(
-                        FutureRecord::to(topic)
-                            .key(key.as_bytes())
-                            .payload(&payload),
-                        Duration::ZERO,
-                    )
-                    .await
-                    .map(|_| sent.elapsed())
-                    .map_err(|_| ())
+                let ack = producer
+                    .send(BaseRecord::to(topic).key(key.as_bytes()).payload(&payload))
+                    .map_err(|_| ())?;
+                ack.await.map(|_| sent.elapsed()).map_err(|_| ())
             }
         })
         .buffer_unordered(in_flight)

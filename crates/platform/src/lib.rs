@@ -15,6 +15,7 @@
 
 pub mod exit;
 pub mod kafka;
+pub mod log_writer;
 pub mod logging;
 pub mod metrics;
 pub mod secret;
@@ -23,8 +24,9 @@ pub mod shutdown;
 
 pub use exit::{exit_code, parse_or_exit, ConfigError};
 pub use kafka::{
-    ClientBuilder, ClientRole, Compression, GroupSettings, KafkaClientError, KafkaConfig,
-    KafkaConfigError, KafkaSettings, ProducerTuning, SaslMechanism, SecurityProtocol,
+    Ack, AckProducer, ClientBuilder, ClientRole, Compression, GroupSettings, KafkaClientError,
+    KafkaConfig, KafkaConfigError, KafkaSettings, ProducerTuning, SaslMechanism, SecurityProtocol,
+    Written,
 };
 pub use logging::{init_tracing, LogFormat};
 pub use metrics::render_metrics;

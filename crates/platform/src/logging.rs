@@ -2,22 +2,20 @@
 //! the format. `log` records (librdkafka's, through rdkafka) are forwarded too, and JSON
 //! lines carry the fields of the current span.
 //!
-//! Lines are formatted on the thread that logs but written to stdout by a thread of
-//! their own: a request never waits for a `write` system call. If stdout cannot keep up
-//! (more than [`BUFFERED_LINES`] waiting), further lines are dropped rather than
-//! blocking the service; the [`LogGuard`] flushes what is buffered at exit.
+//! Lines are formatted on the thread that logs and written to stdout in batches by a
+//! thread of its own ([`log_writer`](crate::log_writer)): a request never waits for a
+//! `write` system call nor wakes a thread. The [`LogGuard`] writes what is buffered at
+//! exit.
 
 use clap::ValueEnum;
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
-/// Log lines that may wait for stdout before new ones are dropped.
-pub const BUFFERED_LINES: usize = 64 * 1024;
+use crate::log_writer::{batched, WriterGuard};
 
-/// Keep it until the process exits: dropping it flushes the buffered lines.
+/// Keep it until the process exits: dropping it writes the buffered lines.
 #[must_use = "dropping the guard stops the log writer"]
 pub struct LogGuard {
-    _writer: WorkerGuard,
+    _writer: WriterGuard,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -32,11 +30,7 @@ pub enum LogFormat {
 /// `main`, and keep the guard.
 pub fn init_tracing(format: LogFormat) -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let (writer, guard) = NonBlockingBuilder::default()
-        .buffered_lines_limit(BUFFERED_LINES)
-        .lossy(true)
-        .thread_name("log-writer")
-        .finish(std::io::stdout());
+    let (writer, guard) = batched(std::io::stdout()).expect("starting the log writer thread");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)

@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use leadpipe_domain::{ConsentPolicy, LeadMessage};
-use leadpipe_platform::{ClientRole, KafkaConfig};
+use leadpipe_platform::{AckProducer, ClientRole, KafkaConfig};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::BaseRecord;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::producer::{ERROR_HEADER, REASON_HEADER};
@@ -222,7 +222,7 @@ pub async fn replay(
     dry_run: bool,
     erasures: &mut ErasureCheck<'_>,
 ) -> Result<Replay, DlqError> {
-    let producer: FutureProducer = kafka
+    let producer: AckProducer = kafka
         .client(ClientRole::Producer, "leadpipe-dlq-replay")
         .create()?;
     let mut outcome = Replay {
@@ -240,16 +240,16 @@ pub async fn replay(
                 if !dry_run {
                     let mut key = [0u8; uuid::fmt::Hyphenated::LENGTH];
                     let key = lead.id.as_uuid().hyphenated().encode_lower(&mut key);
+                    let publish = |source| DlqError::Publish {
+                        topic: topic.to_owned(),
+                        source,
+                    };
+                    let record = BaseRecord::to(topic).key(key.as_bytes()).payload(payload);
                     producer
-                        .send(
-                            FutureRecord::to(topic).key(key.as_bytes()).payload(payload),
-                            Duration::from_secs(30),
-                        )
+                        .send(record)
+                        .map_err(publish)?
                         .await
-                        .map_err(|(source, _)| DlqError::Publish {
-                            topic: topic.to_owned(),
-                            source,
-                        })?;
+                        .map_err(publish)?;
                 }
                 outcome.republished += 1;
             }

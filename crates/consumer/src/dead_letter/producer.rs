@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use leadpipe_domain::DecodeError;
-use leadpipe_platform::{ClientRole, Compression, KafkaConfig, ProducerTuning};
+use leadpipe_platform::{AckProducer, ClientRole, Compression, KafkaConfig, ProducerTuning};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::BaseRecord;
 
 pub const REASON_HEADER: &str = "leadpipe-dlq-reason";
 pub const ERROR_HEADER: &str = "leadpipe-dlq-error";
@@ -77,7 +77,7 @@ pub struct DeadLetterError {
 
 /// Writes dead letters and waits for the broker's acknowledgement.
 pub struct DeadLetterProducer {
-    producer: FutureProducer,
+    producer: AckProducer,
     topic: String,
 }
 
@@ -113,21 +113,24 @@ impl DeadLetterProducer {
                 value: Some(value.as_bytes()),
             });
         }
-        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic).headers(owned);
+        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&self.topic).headers(owned);
         if let Some(key) = &letter.key {
             record = record.key(key.as_slice());
         }
         if let Some(payload) = &letter.payload {
             record = record.payload(payload.as_slice());
         }
-        self.producer
-            .send(record, Self::DELIVERY_TIMEOUT)
-            .await
-            .map(|_| ())
-            .map_err(|(source, _)| DeadLetterError {
-                topic: self.topic.clone(),
-                source,
-            })
+        let error = |source| DeadLetterError {
+            topic: self.topic.clone(),
+            source,
+        };
+        let ack = self.producer.send(record).map_err(error)?;
+        match tokio::time::timeout(Self::DELIVERY_TIMEOUT, ack).await {
+            Ok(result) => result.map(|_| ()).map_err(error),
+            Err(_elapsed) => Err(error(KafkaError::MessageProduction(
+                rdkafka::types::RDKafkaErrorCode::MessageTimedOut,
+            ))),
+        }
     }
 }
 

@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use leadpipe_platform::{ClientRole, KafkaConfig};
+use leadpipe_platform::{AckProducer, ClientRole, KafkaConfig};
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::BaseRecord;
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::{LeadSink, PublishError, Record};
@@ -28,7 +28,7 @@ use crate::settings::Settings;
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 pub struct KafkaSink {
-    producer: FutureProducer,
+    producer: AckProducer,
     topic: String,
     delivery_timeout: Duration,
     started: Arc<AtomicBool>,
@@ -43,7 +43,7 @@ impl KafkaSink {
         kafka: &KafkaConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Self, KafkaError> {
-        let producer: FutureProducer = kafka
+        let producer: AckProducer = kafka
             .client(ClientRole::Producer, "leadpipe-gateway")
             .tuning(Self::tuning(settings))
             .create()?;
@@ -83,7 +83,7 @@ impl KafkaSink {
 /// answer, whatever it is, marks the sink started. The thread ends when the sink's
 /// producer is the last owner.
 fn spawn_broker_probe(
-    producer: FutureProducer,
+    producer: AckProducer,
     topic: String,
     started: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
@@ -139,19 +139,19 @@ impl LeadSink for KafkaSink {
         let key = record.id.as_uuid().hyphenated().encode_lower(&mut key);
         // No record headers: the version travels in the payload, and Tansu's storage
         // slows down with every stored header (its header table is scanned on fetch).
-        let record = FutureRecord::to(&self.topic)
+        let record = BaseRecord::to(&self.topic)
             .key(key.as_bytes())
             .payload(&record.payload);
         let started = Instant::now();
-        // `send_result` enqueues without waiting: a full queue is an immediate 503. The
-        // wait for the acknowledgement is capped here too: with the broker down,
-        // librdkafka reports `message.timeout.ms` expiry seconds late.
-        let outcome = match self.producer.send_result(record) {
-            Err((error, _)) => Err(classify(&error)),
-            Ok(delivery) => match tokio::time::timeout(self.delivery_timeout, delivery).await {
-                Ok(Ok(Ok(_))) => Ok(()),
-                Ok(Ok(Err((error, _)))) => Err(classify(&error)),
-                Ok(Err(_cancelled)) => Err(PublishError::Cancelled),
+        // `send` enqueues without waiting: a full queue is an immediate 503. The wait for
+        // the acknowledgement is capped here too: with the broker down, librdkafka
+        // reports `message.timeout.ms` expiry seconds late.
+        let outcome = match self.producer.send(record) {
+            Err(error) => Err(classify(&error)),
+            Ok(ack) => match tokio::time::timeout(self.delivery_timeout, ack).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(KafkaError::Canceled)) => Err(PublishError::Cancelled),
+                Ok(Err(error)) => Err(classify(&error)),
                 Err(_elapsed) => Err(PublishError::Timeout),
             },
         };

@@ -9,19 +9,22 @@
 //! - [`policy`]: the safety settings each [`ClientRole`] always has (`acks=all`,
 //!   idempotence, manual offset commits) and what the pass-through refuses;
 //! - [`properties`]: the operator's pass-through (`LEADPIPE_KAFKA_PROPERTIES`);
-//! - [`client`]: [`KafkaConfig::client`], the one builder of every client.
+//! - [`client`]: [`KafkaConfig::client`], the one builder of every client;
+//! - [`producer`]: [`AckProducer`], the producer whose sends are answered by futures.
 //!
 //! Misconfiguration is an error at start naming the setting: a missing CA file, SASL
 //! without credentials, TLS files with a plaintext protocol, a refused property.
 
 pub mod client;
 pub mod policy;
+pub mod producer;
 pub mod properties;
 pub mod settings;
 pub mod tuning;
 
 pub use client::{ClientBuilder, KafkaClientError, KafkaConfig};
 pub use policy::ClientRole;
+pub use producer::{Ack, AckProducer, Written};
 pub use properties::KafkaProperties;
 pub use settings::{Brokers, KafkaConfigError, KafkaSettings, SaslMechanism, SecurityProtocol};
 pub use tuning::{Compression, GroupSettings, ProducerTuning};
