@@ -52,6 +52,7 @@ impl Application {
     /// Starts the consumer with `kafka`, the Kafka settings validated once at start.
     pub async fn build(settings: &Settings, kafka: &KafkaConfig) -> Result<Self, StartupError> {
         let metrics = Arc::new(Metrics::new());
+        leadpipe_domain::field::load_numbering_rules();
         let health = Arc::new(Health::new(metrics.ready.clone()));
         let listener =
             TcpListener::bind(settings.http_addr).map_err(|source| StartupError::Bind {

@@ -50,6 +50,7 @@ impl Application {
         let guard = crate::abuse::Guard::from_settings(settings, metrics.clone())
             .map_err(ConfigError::from)?;
         let consent = crate::consent::ConsentProof::from_settings(&settings.consent)?;
+        leadpipe_domain::field::load_numbering_rules();
         let listener = TcpListener::bind(settings.http_addr)?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {

@@ -11,7 +11,7 @@ pub use email::EmailAddress;
 pub use label::{Campaign, ConsentTextVersion, Label};
 pub use name::PersonName;
 pub use page_url::PageUrl;
-pub use phone::{CallingCode, PhoneNumber};
+pub use phone::{load_numbering_rules, CallingCode, PhoneNumber};
 
 use crate::error::{FieldErrorCode, FieldRejection};
 
