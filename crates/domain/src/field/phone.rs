@@ -3,12 +3,11 @@ use rlibphonenumber::{PhoneNumberFormat, PHONE_NUMBER_UTIL};
 use crate::error::{FieldErrorCode, FieldRejection};
 
 // Numbers are parsed and checked by rlibphonenumber, a port of Google's libphonenumber
-// whose patterns are compiled once, up front: ≈ 1 µs per number, the same from the first
-// lead on. phonenumber 0.3, used before, compiled its patterns lazily into one LRU cache
-// behind a global mutex and looked each one up by hashing its source text: 11 µs per
-// number when warm, 94 µs for the first thousands of leads (docs/benchmarks.md §2b). Both
-// give the same answers on this module's table and on 200,000 numbers of the load
-// generator's countries and formats.
+// whose patterns are compiled once, up front. phonenumber 0.3, used before, compiled its
+// patterns lazily into one LRU cache behind a global mutex and looked each one up by
+// hashing its source text: a whole lead parsed in 15 µs when warm and 94 µs for the first
+// thousands of leads, against 3.3 µs now from the first (`--example parse_cost`,
+// docs/benchmarks.md §2b).
 
 /// Loads the numbering rules of every country now instead of with the first number
 /// parsed (≈ 50 ms): services call it while starting, before they report ready.
