@@ -1,22 +1,15 @@
-//! The command line: options (each also read from a `LEADPIPE_LOADTEST_*` variable, each
-//! with a default), and the run → reconcile → report sequence behind `main`.
+//! The command line: options, each also read from a `LEADPIPE_LOADTEST_*` variable, each
+//! with a default. What a run does with them is in [`orchestration`](crate::orchestration).
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser};
 use url::Url;
 
 use crate::generator::{LeadMix, RunLeads};
-use crate::reconcile::{self, DrainOptions};
-use crate::report::{self, text, Report};
-use crate::runner::{self, LoadConfig};
-
-/// Exit code when reconciliation found a gap.
-pub const EXIT_GAPS: u8 = 1;
-/// Exit code when the run or the reconciliation could not be carried out.
-pub const EXIT_ERROR: u8 = 2;
+use crate::reconcile::DrainOptions;
+use crate::runner::LoadConfig;
 
 fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
     humantime::parse_duration(text)
@@ -154,61 +147,4 @@ impl Options {
             ..DrainOptions::default()
         }
     }
-}
-
-/// Runs the load, reconciles if asked, prints the summary and writes the reports.
-pub async fn run(options: Options) -> ExitCode {
-    let config = options.load_config();
-    eprintln!(
-        "leadpipe-loadtest: {} requests/s for {} s to {} (run {}, seed {})",
-        config.rate,
-        config.duration.as_secs_f64(),
-        crate::client::endpoint(&config.target),
-        config.run_tag,
-        config.seed
-    );
-    let run = match runner::run(&config).await {
-        Ok(run) => run,
-        Err(error) => {
-            eprintln!("leadpipe-loadtest: {error}");
-            return ExitCode::from(EXIT_ERROR);
-        }
-    };
-    let mut status = ExitCode::SUCCESS;
-    let reconciliation = match &options.verify_db {
-        None => None,
-        Some(url) => {
-            eprintln!(
-                "leadpipe-loadtest: sending done; waiting for the consumer to drain (up to {} s), then reconciling",
-                options.drain_timeout.as_secs_f64()
-            );
-            match reconcile::reconcile(url, &run, &options.drain_options()).await {
-                Ok(reconciliation) => {
-                    if !reconciliation.is_clean() {
-                        status = ExitCode::from(EXIT_GAPS);
-                    }
-                    Some(reconciliation)
-                }
-                Err(error) => {
-                    eprintln!("leadpipe-loadtest: reconciliation failed: {error}");
-                    status = ExitCode::from(EXIT_ERROR);
-                    None
-                }
-            }
-        }
-    };
-    let report = Report::new(&run, reconciliation);
-    println!("{}", text::summary(&report));
-    match report::write(&options.report_dir, &report) {
-        Ok(written) => println!(
-            "reports: {} and {}",
-            written.json.display(),
-            written.html.display()
-        ),
-        Err(error) => {
-            eprintln!("leadpipe-loadtest: {error}");
-            status = ExitCode::from(EXIT_ERROR);
-        }
-    }
-    status
 }

@@ -16,12 +16,13 @@
 //!   answers with the `leads` table.
 //! - [`report`]: the terminal summary, `report.json` and a self-contained `report.html`.
 //!
-//! [`cli`] is the command line; the fault-injection tests drive [`runner::run`] and
-//! [`reconcile::reconcile`] directly.
+//! [`cli`] is the command line and [`orchestration`] the sequence above behind `main`;
+//! the fault-injection tests drive [`runner::run`] and [`reconcile::reconcile`] directly.
 
 pub mod cli;
 pub mod client;
 pub mod generator;
+pub mod orchestration;
 pub mod outcome;
 pub mod progress;
 pub mod reconcile;

@@ -1,7 +1,8 @@
 use clap::Parser;
-use leadpipe_loadtest::cli::{self, Options};
+use leadpipe_loadtest::cli::Options;
+use leadpipe_loadtest::orchestration;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    cli::run(Options::parse()).await
+    orchestration::run(Options::parse()).await
 }
