@@ -45,18 +45,20 @@ def wrk(url: str, connections: int, seconds: int, threads: int = 2) -> dict:
     }
 
 
-def loadtest(target: str, rate: int, seconds: int, database_url: str, consumer_metrics: str, extra: list | None = None) -> dict:
-    """`leadpipe-loadtest` at `rate` for `seconds`, reconciled; the fields of its report."""
+def loadtest(target: str, rate: int, seconds: int, database_url: str | None = None,
+             consumer_metrics: str | None = None, extra: list | None = None) -> dict:
+    """`leadpipe-loadtest` at `rate` for `seconds`, reconciled when given the database and
+    the consumer's metrics; the fields of its report."""
     reports = Path(tempfile.mkdtemp(prefix="leadpipe-bench-report-"))
+    reconcile = ["--verify-db", database_url, "--consumer-metrics", consumer_metrics,
+                 "--drain-timeout", "120s"] if database_url else []
     command = [
         str(RELEASE / "leadpipe-loadtest"),
         "--target", target,
         "--rate", str(rate),
         "--duration", f"{seconds}s",
         "--connections", "512",
-        "--verify-db", database_url,
-        "--consumer-metrics", consumer_metrics,
-        "--drain-timeout", "120s",
+        *reconcile,
         "--progress", "false",
         "--report-dir", str(reports),
         *(extra or []),

@@ -9,9 +9,7 @@ the consumer's catch-up; context switches per lead (every thread of the process,
 breakdown is kept in results.json."""
 
 import json
-import tempfile
 import time
-from pathlib import Path
 
 from . import load, sections
 from .proc import CpuMeter, free_port, run, wait_port
@@ -39,13 +37,9 @@ def _caught_up(database: str, timeout: float = 30) -> None:
 
 
 def _send(base: str, rate: int, seconds: int) -> tuple[dict, str]:
-    reports = Path(tempfile.mkdtemp(prefix="leadpipe-bench-rate-"))
-    command = [str(RELEASE / "leadpipe-loadtest"), "--target", base, "--rate", str(rate), "--duration",
-               f"{seconds}s", "--connections", "512", "--progress", "false", "--report-dir", str(reports)]
-    run(command, timeout=seconds + 120)
-    report = json.loads((reports / "report.json").read_text())
-    shown = " ".join(command[1:]).replace(base, "GATEWAY")
-    return report, f"python3 bench/bench.py --only low_rates; leadpipe-loadtest {shown}"
+    result = load.loadtest(base, rate, seconds)
+    shown = result["command"].split("leadpipe-loadtest ", 1)[1].replace(base, "GATEWAY")
+    return result["report"], f"python3 bench/bench.py --only low_rates; leadpipe-loadtest {shown}"
 
 
 def _measure(stack: Stack, database: str, send) -> dict:
@@ -56,10 +50,6 @@ def _measure(stack: Stack, database: str, send) -> dict:
     _caught_up(database)
     cpu = meter.stop()
     return {"cpu": cpu, "threads": {name: t.stop() for name, t in threads.items()}, "result": result}
-
-
-def _us(seconds: float, count: int) -> float | None:
-    return round(seconds * 1e6 / count, 1) if count else None
 
 
 def _floor_at(rate: int, seconds: int) -> dict:
@@ -80,8 +70,8 @@ def _floor_at(rate: int, seconds: int) -> dict:
         figures = json.loads(run(command).strip().splitlines()[-1])
         producer = meter.stop()["client"]
     return {
-        "http_us": _us(http, report["totals"]["answered"]),
-        "producer_us": _us(producer, figures["acknowledged"]),
+        "http_us": sections.us_per(http, report["totals"]["answered"]),
+        "producer_us": sections.us_per(producer, figures["acknowledged"]),
         "floor_command": "cargo run --release -p leadpipe-gateway --example baseline -- 127.0.0.1:PORT + leadpipe-loadtest "
                          f"--rate {rate}; cargo run --release -p leadpipe-gateway --example broker_ceiling -- BROKER leads "
                          f"{messages} 512 false {rate}",
@@ -112,7 +102,7 @@ def low_rates(seconds: int) -> dict:
             row = {"rate": rate, "accepted": accepted, "p50_ms": report["latency"]["p50_ms"],
                    "p99_ms": report["latency"]["p99_ms"], "command": command}
             for name in ("gateway", "broker", "consumer", "client"):
-                row[f"{name}_us"] = _us(cpu[name], accepted)
+                row[f"{name}_us"] = sections.us_per(cpu[name], accepted)
             for name in ("gateway", "consumer"):
                 switches = sum(t["switches"] for t in seen["threads"][name].values())
                 row[f"{name}_switches"] = round(switches / accepted, 1) if accepted else None

@@ -12,7 +12,7 @@ from .proc import CpuMeter, Proc, cpu_seconds, free_port, memory_kib, run, wait_
 from .stack import RELEASE, ROOT, Stack
 
 
-def _us_per(cpu_seconds: float, count: int) -> float | None:
+def us_per(cpu_seconds: float, count: int) -> float | None:
     return round(cpu_seconds * 1e6 / count, 1) if count else None
 
 
@@ -45,8 +45,8 @@ def http_ceiling(seconds: int) -> dict:
                 "per_s": figures["ok_per_s"],
                 "p50_ms": figures["p50_ms"],
                 "p99_ms": figures["p99_ms"],
-                "server_us": _us_per(cpu["server"], figures["ok"]),
-                "client_us": _us_per(cpu["client"], figures["ok"]),
+                "server_us": us_per(cpu["server"], figures["ok"]),
+                "client_us": us_per(cpu["client"], figures["ok"]),
                 "command": "cargo run --release -p leadpipe-gateway --example baseline -- 127.0.0.1:PORT; "
                 + figures["command"].replace(str(port), "PORT"),
             })
@@ -81,8 +81,8 @@ def producer_ceiling(seconds: int, engines: tuple = ("memory", "sqlite")) -> dic
                     "per_s": figures["per_s"],
                     "p50_ms": figures["p50_ms"],
                     "p99_ms": figures["p99_ms"],
-                    "producer_us": _us_per(cpu["client"], figures["acknowledged"]),
-                    "broker_us": _us_per(cpu["broker"], figures["acknowledged"]),
+                    "producer_us": us_per(cpu["client"], figures["acknowledged"]),
+                    "broker_us": us_per(cpu["broker"], figures["acknowledged"]),
                     "command": f"cargo run --release -p leadpipe-gateway --example broker_ceiling -- BROKER leads {messages} {in_flight} false",
                 })
     return {
@@ -134,9 +134,9 @@ def gateway(seconds: int, runs: tuple = GATEWAY_RUNS) -> dict:
                     "command": "python3 bench/bench.py --only gateway; " + figures["command"].split(" http")[0] + " GATEWAY/v1/leads",
                 }
                 for name in ("gateway", "broker", "consumer", "client"):
-                    row[f"{name}_us"] = _us_per(cpu[name], accepted)
+                    row[f"{name}_us"] = us_per(cpu[name], accepted)
                 if limits == "Redis":
-                    row["redis_us"] = _us_per(redis_cpu() - redis_before, accepted)
+                    row["redis_us"] = us_per(redis_cpu() - redis_before, accepted)
                 row["cores_busy"] = round(sum(cpu[n] for n in ("gateway", "broker", "consumer", "client")) / cpu["wall"], 2)
                 rows.append(row)
     return {
@@ -185,7 +185,7 @@ def _open_loop_run(engine: str, rate: int, seconds: int) -> dict:
         "command": result["command"].split(" --target")[0] + f" --rate {rate} --duration {seconds}s --connections 512 --verify-db DB --consumer-metrics CONSUMER/metrics",
     }
     for name in ("gateway", "broker", "consumer", "client"):
-        row[f"{name}_us"] = _us_per(cpu[name], accepted)
+        row[f"{name}_us"] = us_per(cpu[name], accepted)
     row["sustained"] = bool(row["clean"] and row["dropped"] == 0 and row["p99_ms"] is not None and row["p99_ms"] <= 100)
     return row
 

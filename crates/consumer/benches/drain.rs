@@ -140,15 +140,11 @@ async fn main() {
         .collect();
     let store = LeadStore::from_pool(pool.clone());
     for round in 1..=2 {
-        truncate(&pool).await;
-        let started = Instant::now();
-        for batch in leads.chunks(BATCH) {
-            store.insert_batch(batch).await.unwrap();
-        }
+        let elapsed = timed_store(&pool, &store, &leads).await;
         figures.rate(
             &format!("UNNEST insert (batches of {BATCH}), round {round}"),
             n,
-            started.elapsed(),
+            elapsed,
         );
 
         truncate(&pool).await;
@@ -179,15 +175,11 @@ async fn main() {
     }
     let checked = LeadStore::from_pool(pool.clone()).with_erasure_key(Some(key));
     for round in 1..=2 {
-        truncate(&pool).await;
-        let started = Instant::now();
-        for batch in leads.chunks(BATCH) {
-            checked.insert_batch(batch).await.unwrap();
-        }
+        let elapsed = timed_store(&pool, &checked, &leads).await;
         figures.rate(
             &format!("UNNEST insert, erasure check, round {round}"),
             n,
-            started.elapsed(),
+            elapsed,
         );
     }
     assert_eq!(db.count().await, n as i64);
@@ -227,6 +219,16 @@ async fn read_all(brokers: &str, topic: &str, n: usize) -> Duration {
             .await
             .expect("messages keep coming")
             .unwrap();
+    }
+    started.elapsed()
+}
+
+/// How long `store` takes to write `leads` in batches of [`BATCH`] into an empty table.
+async fn timed_store(pool: &PgPool, store: &LeadStore, leads: &[AcceptedLead]) -> Duration {
+    truncate(pool).await;
+    let started = Instant::now();
+    for batch in leads.chunks(BATCH) {
+        store.insert_batch(batch).await.unwrap();
     }
     started.elapsed()
 }

@@ -26,7 +26,6 @@ pub use exit::{exit_code, parse_or_exit, ConfigError};
 pub use kafka::{
     Ack, AckProducer, ClientBuilder, ClientRole, Compression, GroupSettings, KafkaClientError,
     KafkaConfig, KafkaConfigError, KafkaSettings, ProducerTuning, SaslMechanism, SecurityProtocol,
-    Written,
 };
 pub use logging::{init_tracing, LogFormat};
 pub use metrics::render_metrics;

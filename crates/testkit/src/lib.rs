@@ -46,7 +46,7 @@ pub use process::{free_port, wait_for_port};
 pub use redis::RedisServer;
 pub use scrape::Scrape;
 pub use service::ServiceProcess;
-pub use stack::{TestStack, Tuning};
+pub use stack::{create_topics, TestStack, Tuning};
 pub use tansu::{Tansu, TansuBuilder};
 pub use tls::{Issued, TestCa, TlsProxy};
 pub use wait::wait_for;

@@ -37,7 +37,7 @@ impl TestStack {
             Some(topic) => topic,
             None => {
                 let topic = unique_name("leads");
-                create_topics(brokers, &topic).await;
+                create_topics(brokers, &topic, 12).await;
                 topic
             }
         };
@@ -115,9 +115,9 @@ impl TestStack {
     }
 }
 
-/// `topic` with 12 partitions and `<topic>.dlq` with one.
-pub async fn create_topics(cluster: &(impl Access + ?Sized), topic: &str) {
-    kafka::create_topic(cluster, topic, 12)
+/// `topic` with `partitions` partitions and its dead-letter topic `<topic>.dlq` with one.
+pub async fn create_topics(cluster: &(impl Access + ?Sized), topic: &str, partitions: i32) {
+    kafka::create_topic(cluster, topic, partitions)
         .await
         .unwrap_or_else(|e| panic!("creating {topic}: {e}"));
     kafka::create_topic(cluster, &format!("{topic}.dlq"), 1)

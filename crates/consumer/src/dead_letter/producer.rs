@@ -126,7 +126,7 @@ impl DeadLetterProducer {
         };
         let ack = self.producer.send(record).map_err(error)?;
         match tokio::time::timeout(Self::DELIVERY_TIMEOUT, ack).await {
-            Ok(result) => result.map(|_| ()).map_err(error),
+            Ok(result) => result.map_err(error),
             Err(_elapsed) => Err(error(KafkaError::MessageProduction(
                 rdkafka::types::RDKafkaErrorCode::MessageTimedOut,
             ))),

@@ -11,7 +11,7 @@ use leadpipe_consumer::LeadStore;
 use leadpipe_domain::{AcceptedLead, ConsentPolicy, LeadMessage};
 use leadpipe_platform::Secret;
 use leadpipe_testkit::leads::{lead_message, lead_records, produce_all};
-use leadpipe_testkit::{kafka, shared, unique_name, wait_for, TestDatabase};
+use leadpipe_testkit::{create_topics, kafka, shared, unique_name, wait_for, TestDatabase};
 use sqlx::PgPool;
 
 use crate::support::{consumer_env, start_consumer};
@@ -140,10 +140,7 @@ fn consumer_command(args: &[&str], env: &[(&'static str, String)]) -> Output {
 async fn erase_then_replay_the_same_record_and_the_person_stays_erased() {
     let brokers = shared::brokers();
     let topic = unique_name("leads");
-    kafka::create_topic(&brokers, &topic, 1).await.unwrap();
-    kafka::create_topic(&brokers, &format!("{topic}.dlq"), 1)
-        .await
-        .unwrap();
+    create_topics(&brokers, &topic, 1).await;
     let db = TestDatabase::create().await;
     let group = unique_name("leadpipe-erase");
     let mut env = consumer_env(&brokers, &topic, &group, &db.url);
@@ -233,10 +230,7 @@ async fn a_missing_or_wrong_key_is_a_clear_error_and_changes_nothing() {
 async fn a_dead_letter_of_an_erased_person_is_not_replayed() {
     let brokers = shared::brokers();
     let topic = unique_name("leads");
-    kafka::create_topic(&brokers, &topic, 1).await.unwrap();
-    kafka::create_topic(&brokers, &format!("{topic}.dlq"), 1)
-        .await
-        .unwrap();
+    create_topics(&brokers, &topic, 1).await;
     let db = TestDatabase::create().await;
     let group = unique_name("leadpipe-erase-dlq");
     let mut env = consumer_env(&brokers, &topic, &group, &db.url);

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use leadpipe_testkit::leads::{lead_message, produce_all};
-use leadpipe_testkit::{kafka, shared, unique_name, wait_for, TestDatabase, TestStack, Tuning};
+use leadpipe_testkit::{
+    create_topics, shared, unique_name, wait_for, TestDatabase, TestStack, Tuning,
+};
 
 use crate::support::{consumer_env, end_offsets, start_consumer};
 
@@ -30,10 +32,7 @@ fn dlq(args: &[&str], env: &[(&'static str, String)]) -> String {
 async fn dlq_replay_republishes_what_todays_rules_accept_and_twice_stores_nothing_twice() {
     let brokers = shared::brokers();
     let topic = unique_name("leads");
-    kafka::create_topic(&brokers, &topic, 2).await.unwrap();
-    kafka::create_topic(&brokers, &format!("{topic}.dlq"), 1)
-        .await
-        .unwrap();
+    create_topics(&brokers, &topic, 2).await;
     let db = TestDatabase::create().await;
     let strict = consumer_env(&brokers, &topic, &unique_name("leadpipe-dlq"), &db.url);
 

@@ -149,7 +149,7 @@ impl LeadSink for KafkaSink {
         let outcome = match self.producer.send(record) {
             Err(error) => Err(classify(&error)),
             Ok(ack) => match tokio::time::timeout(self.delivery_timeout, ack).await {
-                Ok(Ok(_)) => Ok(()),
+                Ok(Ok(())) => Ok(()),
                 Ok(Err(KafkaError::Canceled)) => Err(PublishError::Cancelled),
                 Ok(Err(error)) => Err(classify(&error)),
                 Err(_elapsed) => Err(PublishError::Timeout),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::{lead, problem, settings, spawn_with_memory};
+use crate::support::{lead, problem, settings, spawn_with_memory, TestApp};
 use leadpipe_gateway::sink::MemorySinkMode;
 use leadpipe_gateway::PublishError;
 use serde_json::{json, Value};
@@ -455,15 +455,18 @@ async fn metrics_count_requests_and_outcomes_without_personal_data() {
     }
 }
 
-#[tokio::test]
-async fn the_openapi_document_lists_every_status_and_swagger_ui_is_served() {
-    let (app, _sink) = spawn_with_memory(settings()).await;
-    let doc: Value = app
-        .get("/api-docs/openapi.json")
+async fn openapi(app: &TestApp) -> Value {
+    app.get("/api-docs/openapi.json")
         .await
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_status_and_swagger_ui_is_served() {
+    let (app, _sink) = spawn_with_memory(settings()).await;
+    let doc = openapi(&app).await;
     let responses = doc["paths"]["/v1/leads"]["post"]["responses"]
         .as_object()
         .unwrap();
@@ -512,12 +515,7 @@ async fn the_openapi_document_follows_the_consent_settings() {
     settings.common.require_consent = false;
     settings.consent.consent_text_versions = "2026-11,2026-12".parse().unwrap();
     let (app, _sink) = spawn_with_memory(settings).await;
-    let doc: Value = app
-        .get("/api-docs/openapi.json")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let doc = openapi(&app).await;
     let body = &doc["components"]["schemas"]["LeadRequest"];
     assert!(
         body["properties"]["privacy_consent"].get("const").is_none(),

@@ -24,7 +24,7 @@ pub mod tuning;
 
 pub use client::{ClientBuilder, KafkaClientError, KafkaConfig};
 pub use policy::ClientRole;
-pub use producer::{Ack, AckProducer, Written};
+pub use producer::{Ack, AckProducer};
 pub use properties::KafkaProperties;
 pub use settings::{Brokers, KafkaConfigError, KafkaSettings, SaslMechanism, SecurityProtocol};
 pub use tuning::{Compression, GroupSettings, ProducerTuning};

@@ -21,19 +21,12 @@ use rdkafka::config::{ClientConfig, FromClientConfig};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::ToBytes;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::{ClientContext, Message};
+use rdkafka::ClientContext;
 use tokio::sync::oneshot;
 
 /// How long the acknowledgement thread waits at most before looking whether the
 /// producer is gone.
 pub const POLL_WINDOW: Duration = Duration::from_secs(1);
-
-/// Where an acknowledged record was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Written {
-    pub partition: i32,
-    pub offset: i64,
-}
 
 /// Hands each delivery report to the future waiting for it.
 pub struct AckContext;
@@ -41,14 +34,11 @@ pub struct AckContext;
 impl ClientContext for AckContext {}
 
 impl ProducerContext for AckContext {
-    type DeliveryOpaque = Box<oneshot::Sender<Result<Written, KafkaError>>>;
+    type DeliveryOpaque = Box<oneshot::Sender<Result<(), KafkaError>>>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, waiting: Self::DeliveryOpaque) {
         let outcome = match result {
-            Ok(message) => Ok(Written {
-                partition: message.partition(),
-                offset: message.offset(),
-            }),
+            Ok(_) => Ok(()),
             Err((error, _)) => Err(error.clone()),
         };
         // The request may have given up waiting (its own timeout): nothing to tell.
@@ -57,12 +47,12 @@ impl ProducerContext for AckContext {
 }
 
 /// The broker's answer to one send.
-pub struct Ack(oneshot::Receiver<Result<Written, KafkaError>>);
+pub struct Ack(oneshot::Receiver<Result<(), KafkaError>>);
 
-/// Resolves with where the record was written, librdkafka's or the broker's refusal, or
+/// Resolves once the record is written, with librdkafka's or the broker's refusal, or
 /// `KafkaError::Canceled` if the producer was dropped before an answer.
 impl Future for Ack {
-    type Output = Result<Written, KafkaError>;
+    type Output = Result<(), KafkaError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut self.0)
@@ -143,10 +133,5 @@ impl AckProducer {
     /// Waits up to `timeout` for every enqueued record to be answered.
     pub fn flush(&self, timeout: Duration) -> KafkaResult<()> {
         self.inner.producer.flush(timeout)
-    }
-
-    /// Records enqueued and not yet answered.
-    pub fn in_flight(&self) -> i32 {
-        self.inner.producer.in_flight_count()
     }
 }
