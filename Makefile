@@ -8,7 +8,7 @@ export LEADPIPE_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432
 # sqlx::test creates a fresh database per test through this server.
 export DATABASE_URL ?= $(LEADPIPE_TEST_DATABASE_URL)/postgres
 
-.PHONY: help up down status reset check test e2e contract fuzz lint tansu build chaos bench
+.PHONY: help up down status reset check test e2e contract fuzz lint tansu build chaos bench analyst-bench
 
 # Every step of `make test` and `make lint` is timed by ops/ci/phase: `.ci/run` prints
 # the table (LEADPIPE_PHASES); run by hand it only runs the step.
@@ -45,6 +45,7 @@ help:
 	@echo "make lint    rustfmt, clippy, and the offline checks of the deployment files"
 	@echo "make chaos   15 minutes of seeded crashes under load (LEADPIPE_CHAOS_SECS, LEADPIPE_CHAOS_SEED)"
 	@echo "make bench   the capacity figures (about 30 minutes, quiet machine): bench/results.{json,md}"
+	@echo "make analyst-bench  the analysts' questions on 10 million leads, and the drain rate: bench/analyst/results.md"
 
 up:
 	ops/local/stack up
@@ -140,6 +141,15 @@ lint:
 	$(PHASE) "lint: rustfmt" cargo fmt --all -- --check
 	$(PHASE) "lint: clippy (test build)" env $(CLIPPY_BUILD) cargo test --workspace --all-targets --locked --no-run
 	$(PHASE) "lint: deployment files" ops/lint/run
+
+# The analysts' questions timed on a database of 10 million generated leads of its own
+# (about 25 minutes the first time; ANALYST_ARGS=--reuse keeps the loaded database),
+# and the consumer's drain rate with the same indexes: bench/analyst/results.md.
+analyst-bench:
+	ops/local/stack libs
+	ops/local/stack tansu
+	ops/local/stack postgres
+	python3 bench/analyst/run.py $(ANALYST_ARGS)
 
 build:
 	ops/local/stack libs

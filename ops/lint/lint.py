@@ -100,7 +100,7 @@ REQUIRED_ALERTS = {
     # consumer
     "LeadpipeConsumerLagGrowing", "LeadpipeConsumerLagHigh", "LeadpipeConsumerStalled",
     "LeadpipeConsumerSelfHealing", "LeadpipeDeadLetterMessages", "LeadpipeConsumerNotReady",
-    "LeadpipeConsumerDatabaseErrors",
+    "LeadpipeConsumerDatabaseErrors", "LeadpipeLeadsInDefaultPartition",
     # scraping
     "LeadpipeTargetDown",
 }

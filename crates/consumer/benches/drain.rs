@@ -85,6 +85,12 @@ async fn main() {
         .unwrap();
     let db = TestDatabase::create().await;
     let pool = db.pool().await.expect("the database answers");
+    // The sample leads' month gets its partition, as the consumer creates the current
+    // month's ahead of time: the rows go where production rows go.
+    sqlx::query("SELECT create_lead_partitions('2026-03-01Z', '2026-03-31Z')")
+        .execute(&pool)
+        .await
+        .unwrap();
 
     // 1. Pre-fill.
     let records = leads::lead_records(0..messages);
@@ -234,8 +240,11 @@ async fn timed_store(pool: &PgPool, store: &LeadStore, leads: &[AcceptedLead]) -
 }
 
 async fn truncate(pool: &PgPool) {
-    sqlx::query("TRUNCATE leads").execute(pool).await.unwrap();
-    sqlx::query("VACUUM ANALYZE leads")
+    sqlx::query("TRUNCATE leads, lead_ids")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("VACUUM ANALYZE leads, lead_ids")
         .execute(pool)
         .await
         .unwrap();
@@ -245,7 +254,8 @@ const COLUMNS: &str = "id, campaign, name, email, country_code, phone_e164, priv
      received_at, utm_source, utm_medium, utm_campaign, utm_term, utm_content, page_url, schema_version";
 
 /// The alternative to the production insert: COPY into a temporary staging table, then
-/// `INSERT … SELECT … ON CONFLICT DO NOTHING`, in one transaction.
+/// the ids claimed in `lead_ids` and `INSERT … SELECT` of the claimed ones, in one
+/// transaction.
 async fn copy_staging_insert(pool: &PgPool, batch: &[AcceptedLead]) {
     let unique = leadpipe_consumer::store::unique_by_id(batch);
     let unique: Vec<AcceptedLead> = unique.into_iter().cloned().collect();
@@ -265,7 +275,9 @@ async fn copy_staging_insert(pool: &PgPool, batch: &[AcceptedLead]) {
     copy.send(csv(&unique)).await.unwrap();
     copy.finish().await.unwrap();
     sqlx::query(&format!(
-        "INSERT INTO leads ({COLUMNS}) SELECT {COLUMNS} FROM leads_staging ON CONFLICT (id) DO NOTHING"
+        "WITH claimed AS (INSERT INTO lead_ids (id, received_at) SELECT id, received_at FROM leads_staging \
+         ON CONFLICT (id) DO NOTHING RETURNING id) \
+         INSERT INTO leads ({COLUMNS}) SELECT {COLUMNS} FROM leads_staging WHERE id IN (SELECT id FROM claimed)"
     ))
     .execute(&mut *tx)
     .await

@@ -11,7 +11,8 @@
 //!   offset each batch lets the consumer commit per partition.
 //! - [`flush`]: writes one batch durably (dead letters, then one `INSERT`), retrying with
 //!   [`backoff`] until it is stored.
-//! - [`store`]: the repository: the `UNNEST` batch insert and the embedded migrations.
+//! - [`store`]: the repository: the `UNNEST` batch insert and the embedded migrations;
+//!   [`partitions`]: the monthly partitions of `leads`, created ahead of time.
 //! - [`erasure`]: `leadpipe-consumer erase`, and the hashes the insert checks so that an
 //!   erased person is never stored again, whatever is replayed.
 //! - [`dead_letter`]: messages that cannot be stored go to the dead-letter topic with
@@ -21,6 +22,7 @@
 //! - [`settings`]: configuration from `LEADPIPE_*` environment variables.
 //! - [`startup`]: wires everything and runs until a shutdown signal.
 //! - [`exporter`]: `leadpipe-consumer lag-exporter`, the group lag without consuming.
+//! - [`retention`]: `leadpipe-consumer retention`, old months dropped whole.
 //! - [`dead_letter::command`]: `leadpipe-consumer dlq list|replay`, the dead-letter
 //!   topic read back by an operator.
 //! - [`monitor`]: the periodic check and the one writer of readiness ([`health`]):
@@ -46,7 +48,9 @@ pub mod http;
 pub mod lag;
 pub mod metrics;
 pub mod monitor;
+pub mod partitions;
 pub mod pipeline;
+pub mod retention;
 pub mod settings;
 pub mod startup;
 pub mod store;

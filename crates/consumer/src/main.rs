@@ -4,6 +4,7 @@ use anyhow::Context;
 use leadpipe_consumer::dead_letter::command as dlq;
 use leadpipe_consumer::erasure::{self, Person};
 use leadpipe_consumer::settings::{DlqAction, PersonArgs, Settings};
+use leadpipe_consumer::{partitions, retention};
 use leadpipe_consumer::{Application, Cli, Command};
 use leadpipe_platform::{exit_code, init_tracing, parse_or_exit, shutdown_signal, ConfigError};
 
@@ -30,7 +31,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Migrate => {
             let store = settings.lead_store(1)?;
             store.migrate().await?;
-            tracing::info!("migrations applied");
+            let created = partitions::create_ahead(store.pool()).await?;
+            tracing::info!(partitions_created = created.len(), "migrations applied");
         }
         Command::Dlq { action } => {
             let kafka = &settings.common.kafka.validate()?;
@@ -67,6 +69,15 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
         }
         Command::Erase { person } => erase(&settings, &person).await?,
+        Command::Retention {
+            older_than,
+            dry_run,
+        } => {
+            let cutoff = chrono::Utc::now()
+                - chrono::Duration::from_std(older_than).context("retention period")?;
+            let store = settings.lead_store(1)?;
+            println!("{}", retention::apply(store.pool(), cutoff, dry_run).await?);
+        }
         Command::LagExporter => {
             let kafka = settings.common.kafka.validate()?;
             leadpipe_consumer::exporter::run(&settings, &kafka, shutdown_signal())

@@ -23,6 +23,7 @@ pub const CANARY_STORED: &str = "leadpipe_canary_stored_total";
 pub const CANARY_END_TO_END: &str = "leadpipe_canary_end_to_end_seconds";
 pub const READY: &str = "leadpipe_consumer_ready";
 pub const BUFFERED_MESSAGES: &str = "leadpipe_consumer_buffered_messages";
+pub const DEFAULT_PARTITION_ROWS: &str = "leadpipe_consumer_default_partition_rows";
 
 pub struct Metrics {
     registry: Registry,
@@ -62,6 +63,8 @@ pub struct Metrics {
     /// Messages received and held in memory, not yet committed (bounded by twice the
     /// batch size: fetching pauses beyond one full batch waiting).
     pub buffered_messages: IntGauge,
+    /// Rows in the default partition of `leads` (see `partitions`), counted every hour.
+    pub default_partition_rows: IntGauge,
 }
 
 impl Metrics {
@@ -160,6 +163,12 @@ impl Metrics {
         )
         .expect("valid metric");
 
+        let default_partition_rows = IntGauge::new(
+            DEFAULT_PARTITION_ROWS,
+            "Leads in the default partition of leads: their month has no partition.",
+        )
+        .expect("valid metric");
+
         for collector in [
             Box::new(rows_inserted.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(duplicates_skipped.clone()),
@@ -177,6 +186,7 @@ impl Metrics {
             Box::new(canary_end_to_end.clone()),
             Box::new(ready.clone()),
             Box::new(buffered_messages.clone()),
+            Box::new(default_partition_rows.clone()),
         ] {
             registry
                 .register(collector)
@@ -204,6 +214,7 @@ impl Metrics {
             canary_end_to_end,
             ready,
             buffered_messages,
+            default_partition_rows,
         }
     }
 

@@ -7,7 +7,9 @@
 //!    work; when it says so, a rejoin is requested, which the pipeline carries out on
 //!    its own task (the consumer is not to be touched from elsewhere while it polls);
 //! 4. the facts go to [`Health`];
-//! 5. once an hour, canary leads older than a day are deleted.
+//! 5. once an hour (the first time at start): canary leads older than a day deleted, the
+//!    partitions of the months ahead created ([`crate::partitions`]) and the rows of the
+//!    default partition counted.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,6 +20,7 @@ use crate::group::Assignment;
 use crate::health::{Facts, Health};
 use crate::lag::{GroupLag, GroupLagProbe};
 use crate::metrics::Metrics;
+use crate::partitions;
 use crate::watchdog::{Context, Watchdog};
 
 pub struct Monitor {
@@ -28,13 +31,14 @@ pub struct Monitor {
     health: Arc<Health>,
     metrics: Arc<Metrics>,
     rejoin: AtomicBool,
-    /// When canaries older than a day were last deleted.
-    canaries_cleaned: Mutex<Option<Instant>>,
+    /// When the hourly upkeep last ran.
+    upkeep_done: Mutex<Option<Instant>>,
 }
 
-/// Canary leads are kept this long, and old ones looked for this often.
+/// Canary leads are kept this long.
 const CANARY_RETENTION: Duration = Duration::from_secs(24 * 3600);
-const CANARY_CLEANUP_EVERY: Duration = Duration::from_secs(3600);
+/// How often old canaries are deleted and partitions created ahead.
+const UPKEEP_EVERY: Duration = Duration::from_secs(3600);
 
 impl Monitor {
     pub fn new(
@@ -53,7 +57,7 @@ impl Monitor {
             health,
             metrics,
             rejoin: AtomicBool::new(false),
-            canaries_cleaned: Mutex::new(None),
+            upkeep_done: Mutex::new(None),
         }
     }
 
@@ -79,31 +83,45 @@ impl Monitor {
             stalled,
         });
         if database {
-            self.clean_up_canaries().await;
+            self.upkeep().await;
         }
     }
 
-    /// Deletes canary leads older than a day, once an hour (the first time at start).
-    async fn clean_up_canaries(&self) {
+    /// Once an hour (the first time at start): deletes canary leads older than a day,
+    /// creates the partitions of the months ahead, counts the default partition's rows.
+    async fn upkeep(&self) {
         {
             let mut last = self
-                .canaries_cleaned
+                .upkeep_done
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if last.is_some_and(|at| at.elapsed() < CANARY_CLEANUP_EVERY) {
+            if last.is_some_and(|at| at.elapsed() < UPKEEP_EVERY) {
                 return;
             }
             *last = Some(Instant::now());
         }
-        match self
-            .flusher
-            .store()
-            .delete_old_canaries(CANARY_RETENTION)
-            .await
-        {
+        let store = self.flusher.store();
+        match store.delete_old_canaries(CANARY_RETENTION).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "old canary leads deleted"),
             Err(error) => tracing::warn!(%error, "deleting old canary leads failed"),
+        }
+        match partitions::create_ahead(store.pool()).await {
+            Ok(created) if created.is_empty() => {}
+            Ok(created) => tracing::info!(?created, "partitions of leads created"),
+            Err(error) => tracing::warn!(%error, "creating the partitions ahead failed"),
+        }
+        match partitions::default_rows(store.pool()).await {
+            Ok(rows) => {
+                self.metrics.default_partition_rows.set(rows);
+                if rows > 0 {
+                    tracing::warn!(
+                        rows,
+                        "leads in the default partition: their month has no partition"
+                    );
+                }
+            }
+            Err(error) => tracing::warn!(%error, "counting the default partition failed"),
         }
     }
 

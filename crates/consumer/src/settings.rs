@@ -51,6 +51,28 @@ pub enum Command {
         #[command(flatten)]
         person: PersonArgs,
     },
+    /// Remove the leads received longer ago than --older-than: monthly partitions that
+    /// end before the cutoff are dropped whole, older rows of the one that straddles it
+    /// are deleted in batches, and so are their ids. Prints what it removed.
+    Retention {
+        /// How long leads are kept (`400d`, `13months`); at least a day.
+        #[arg(long, value_parser = parse_retention)]
+        older_than: std::time::Duration,
+        /// Only print what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// A retention period: a duration of at least a day (a typo such as `400s` would
+/// otherwise remove every lead).
+fn parse_retention(text: &str) -> Result<std::time::Duration, String> {
+    let period = humantime::parse_duration(text)
+        .map_err(|_| format!("{text:?} is not a duration such as 400d"))?;
+    if period < std::time::Duration::from_secs(24 * 3600) {
+        return Err(format!("{text} is shorter than a day"));
+    }
+    Ok(period)
 }
 
 /// Whom `erase` erases: an email address, or a phone number.

@@ -1,16 +1,19 @@
 //! The repository: where a decoded lead becomes a row of the `leads` table.
 //!
 //! A batch is one statement, `INSERT … SELECT * FROM UNNEST($1::smallint[],
-//! $2::uuid[], …) ON CONFLICT (id) DO NOTHING`, which PostgreSQL runs as one
-//! transaction: the whole batch is stored or none of it. The statement has one array parameter per column whatever the batch
+//! $2::uuid[], …)`, which PostgreSQL runs as one transaction: the whole batch is stored
+//! or none of it. The statement has one array parameter per column whatever the batch
 //! size, so it stays prepared and never meets the 65,535-bind limit. (A COPY into a
 //! staging table followed by the same insert was measured slower at these batch sizes;
 //! see `benches/drain.rs`.)
 //!
 //! Inserting is idempotent: a lead id already stored, or repeated within the batch,
-//! inserts nothing, so replaying a batch after a crash or a rebalance is harmless. A lead
-//! of an erased person (see `erasure`) is not inserted either, checked in the same
-//! statement.
+//! inserts nothing, so replaying a batch after a crash or a rebalance is harmless. The
+//! statement claims each id in the unpartitioned `lead_ids` table (`ON CONFLICT (id) DO
+//! NOTHING`) and inserts into the partitioned `leads` only the leads it claimed: a client
+//! retry with the same `Idempotency-Key` has the same id but a later `received_at`, which
+//! the key of `leads` (it must hold the partition key) could not tell apart. A lead of an
+//! erased person (see `erasure`) is not inserted either, checked in the same statement.
 
 use std::path::Path;
 use std::time::Duration;
@@ -81,6 +84,13 @@ WITH batch AS (
     -- Hashed subplans: the erased hashes are read once per statement, not per lead.
     SELECT id FROM batch
     WHERE email_hash IN (SELECT hash FROM erasures) OR phone_hash IN (SELECT hash FROM erasures)
+), claimed AS (
+    -- An id is stored once across the partitions of `leads`: claimed here first.
+    INSERT INTO lead_ids (id, received_at)
+    SELECT id, received_at FROM batch
+    WHERE id NOT IN (SELECT id FROM erased) AND NOT EXISTS (SELECT 1 FROM key_mismatch)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
 ), inserted AS (
     INSERT INTO leads (
         schema_version, id, received_at, consented_at, campaign, name, email, country_code,
@@ -92,8 +102,8 @@ WITH batch AS (
         phone_e164, privacy_consent, consent_text_version, client_ip_hash, utm_source,
         utm_medium, utm_campaign, utm_term, utm_content, page_url
     FROM batch
-    WHERE id NOT IN (SELECT id FROM erased) AND NOT EXISTS (SELECT 1 FROM key_mismatch)
-    ON CONFLICT (id) DO NOTHING
+    WHERE id IN (SELECT id FROM claimed)
+    ON CONFLICT DO NOTHING
     RETURNING id
 )
 SELECT id, 'inserted' AS outcome FROM inserted

@@ -750,3 +750,12 @@ NetworkPolicies that would cut the traffic the chart itself sets up.
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+The analysts' replica URL with the statement timeout as libpq `options`.
+*/}}
+{{- define "leadpipe.analyticsUrl" -}}
+{{- $url := .Values.analytics.replicaUrl -}}
+{{- $options := printf "options=-c%%20statement_timeout%%3D%s" (.Values.analytics.statementTimeout | replace " " "") -}}
+{{- printf "%s%s%s" $url (ternary "&" "?" (contains "?" $url)) $options -}}
+{{- end }}

@@ -8,12 +8,15 @@
 //!   watchdog heals it;
 //! - [`tls`]: PostgreSQL over TLS (`sslmode=verify-full`) and a password from a file;
 //! - [`operate`]: `dlq list` and `dlq replay`, and canary leads end to end;
-//! - [`erasure`]: `erase`, and no replay (topic or dead letters) storing the person again.
+//! - [`erasure`]: `erase`, and no replay (topic or dead letters) storing the person again;
+//! - [`partitions`]: the partitioned table: its migration, ids stored once across
+//!   months, the default partition, partitions ahead, `retention`.
 
 mod compound;
 mod erasure;
 mod operate;
 mod outage;
+mod partitions;
 mod pipeline;
 mod process;
 mod repository;
