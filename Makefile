@@ -143,7 +143,7 @@ lint:
 	$(PHASE) "lint: deployment files" ops/lint/run
 
 # The analysts' questions timed on a database of 10 million generated leads of its own
-# (about 25 minutes the first time; ANALYST_ARGS=--reuse keeps the loaded database),
+# (about 15 minutes on 2 cores; ANALYST_ARGS=--reuse keeps the loaded database),
 # and the consumer's drain rate with the same indexes: bench/analyst/results.md.
 analyst-bench:
 	ops/local/stack libs
