@@ -16,6 +16,9 @@ SELECT count(*) FROM lead_contacts WHERE campaign = 'webinar-ai'
 -- 2b. Distinct people of every campaign, every row read (lead_contacts)
 SELECT campaign, count(*) AS people FROM lead_contacts GROUP BY campaign ORDER BY campaign
 
+-- 2c. Distinct people of every campaign, as of the last hourly refresh (lead_campaign_people)
+SELECT campaign, people FROM lead_campaign_people ORDER BY campaign
+
 -- 3. Latest lead per contact of one campaign, first page of 1,000 (lead_contacts)
 SELECT * FROM lead_contacts WHERE campaign = 'webinar-ai' ORDER BY email LIMIT 1000
 

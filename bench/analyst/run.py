@@ -98,6 +98,9 @@ def load(rows: int) -> dict:
         if migration.name > conversion.name:
             apply(migration)
     figures["VACUUM ANALYZE"], _ = timed("VACUUM ANALYZE", lambda: psql("VACUUM ANALYZE"))
+    figures["refresh of lead_campaign_people (hourly)"], _ = timed(
+        "refresh_lead_rollups: the hourly refresh of lead_campaign_people",
+        lambda: psql("SELECT refresh_lead_rollups(interval '0')"))
     # The planner setting docs/schema.md recommends for the analysts' replica (SSD, data
     # in memory): without it the latest-lead-per-contact page sorts the whole campaign.
     psql(f"ALTER DATABASE {DATABASE} SET {PLANNER_SETTING}")
@@ -158,11 +161,11 @@ def main() -> int:
     rates = drain(options.drain_messages) if options.drain_messages else {}
     write(results, loaded, counts, rates, options)
     print("analyst-bench: wrote bench/analyst/results.md")
-    print("\nanalyst-bench: the five questions (warm, median), goal 200 ms:")
+    print("\nanalyst-bench: the questions (warm, median; 1-5 are the five asked, a-c their variants), "
+          "goal 200 ms:")
     for r in results:
-        if re.match(r"[0-9]+\. ", r["title"]):
-            verdict = "under" if r["warm_ms"] < 200 else "OVER"
-            print(f"  {r['warm_ms']:8.1f} ms  {verdict:5}  {r['title']}")
+        verdict = "under" if r["warm_ms"] < 200 else "OVER"
+        print(f"  {r['warm_ms']:8.1f} ms  {verdict:5}  {r['title']}")
     for label, rate in rates.items():
         if "drain" in label or label.startswith("UNNEST insert (batches"):
             print(f"  {rate:8.0f} rows/s  {label}")

@@ -22,7 +22,8 @@
 //! - [`settings`]: configuration from `LEADPIPE_*` environment variables.
 //! - [`startup`]: wires everything and runs until a shutdown signal.
 //! - [`exporter`]: `leadpipe-consumer lag-exporter`, the group lag without consuming.
-//! - [`retention`]: `leadpipe-consumer retention`, old months dropped whole.
+//! - [`retention`]: `leadpipe-consumer retention`, old months dropped whole;
+//!   [`rollups`]: the analysts' hourly rollup of people per campaign.
 //! - [`dead_letter::command`]: `leadpipe-consumer dlq list|replay`, the dead-letter
 //!   topic read back by an operator.
 //! - [`monitor`]: the periodic check and the one writer of readiness ([`health`]):
@@ -51,6 +52,7 @@ pub mod monitor;
 pub mod partitions;
 pub mod pipeline;
 pub mod retention;
+pub mod rollups;
 pub mod settings;
 pub mod startup;
 pub mod store;

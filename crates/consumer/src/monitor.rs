@@ -8,8 +8,9 @@
 //!    its own task (the consumer is not to be touched from elsewhere while it polls);
 //! 4. the facts go to [`Health`];
 //! 5. once an hour (the first time at start): canary leads older than a day deleted, the
-//!    partitions of the months ahead created ([`crate::partitions`]) and the rows of the
-//!    default partition counted.
+//!    partitions of the months ahead created ([`crate::partitions`]), the rows of the
+//!    default partition counted, and the analysts' rollups refreshed in the background
+//!    ([`crate::rollups`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,8 +21,8 @@ use crate::group::Assignment;
 use crate::health::{Facts, Health};
 use crate::lag::{GroupLag, GroupLagProbe};
 use crate::metrics::Metrics;
-use crate::partitions;
 use crate::watchdog::{Context, Watchdog};
+use crate::{partitions, rollups};
 
 pub struct Monitor {
     probe: Arc<GroupLagProbe>,
@@ -88,7 +89,9 @@ impl Monitor {
     }
 
     /// Once an hour (the first time at start): deletes canary leads older than a day,
-    /// creates the partitions of the months ahead, counts the default partition's rows.
+    /// creates the partitions of the months ahead, counts the default partition's rows,
+    /// and starts the refresh of the rollups (seconds at millions of rows: on a task of
+    /// its own, so that the checks go on).
     async fn upkeep(&self) {
         {
             let mut last = self
@@ -123,6 +126,18 @@ impl Monitor {
             }
             Err(error) => tracing::warn!(%error, "counting the default partition failed"),
         }
+        let pool = store.pool().clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            match rollups::refresh_if_due(&pool, rollups::MAX_AGE).await {
+                Ok(true) => tracing::info!(
+                    elapsed_ms = started.elapsed().as_millis(),
+                    "analyst rollups refreshed"
+                ),
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, "refreshing the analyst rollups failed"),
+            }
+        });
     }
 
     async fn ping_database(&self) -> bool {

@@ -10,7 +10,8 @@
 //! - [`operate`]: `dlq list` and `dlq replay`, and canary leads end to end;
 //! - [`erasure`]: `erase`, and no replay (topic or dead letters) storing the person again;
 //! - [`partitions`]: the partitioned table: its migration, ids stored once across
-//!   months, the default partition, partitions ahead, `retention`.
+//!   months, the default partition, partitions ahead, `retention`;
+//! - [`rollups`]: the analysts' hourly rollup of people per campaign.
 
 mod compound;
 mod erasure;
@@ -20,5 +21,6 @@ mod partitions;
 mod pipeline;
 mod process;
 mod repository;
+mod rollups;
 mod support;
 mod tls;
