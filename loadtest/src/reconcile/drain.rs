@@ -1,10 +1,12 @@
 //! Waiting for the consumer to catch up before counting rows. Two signals, polled
 //! together: the group lag of every partition (`leadpipe_consumer_group_lag`, summed;
-//! must be 0) from any consumer's or the lag exporter's metrics URL when given, and the run's row count in `leads` (must reach the
+//! must be 0; the page read with `prometheus-parse`) from any consumer's or the lag
+//! exporter's metrics URL when given, and the run's row count in `leads` (must reach the
 //! number of accepted leads, or stop changing). A timeout bounds the wait.
 
 use std::time::Duration;
 
+use prometheus_parse::Value;
 use serde::Serialize;
 use tokio::time::Instant;
 use url::Url;
@@ -71,27 +73,28 @@ pub struct Lag {
 }
 
 /// Sum of every `leadpipe_consumer_group_lag` sample in a Prometheus text page; `None` when
-/// there is none (no partition assigned yet).
+/// there is none (no partition assigned yet) or the page does not parse.
 pub fn total_lag(metrics: &str) -> Option<Lag> {
-    let mut total: Option<Lag> = None;
-    for line in metrics.lines() {
-        let Some(rest) = line.strip_prefix(LAG_METRIC) else {
-            continue;
-        };
-        if !(rest.starts_with('{') || rest.starts_with(' ')) {
-            continue; // another metric with this prefix
-        }
-        let value = rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
-        if let Some(value) = value {
-            let lag = total.get_or_insert(Lag {
+    let lines = metrics.lines().map(|line| Ok(line.to_owned()));
+    let scrape = prometheus_parse::Scrape::parse(lines).ok()?;
+    scrape
+        .samples
+        .iter()
+        .filter(|sample| sample.metric == LAG_METRIC)
+        .filter_map(|sample| match sample.value {
+            Value::Gauge(value) | Value::Untyped(value) => Some(value),
+            _ => None,
+        })
+        .fold(None, |lag: Option<Lag>, value| {
+            let Lag { total, partitions } = lag.unwrap_or(Lag {
                 total: 0,
                 partitions: 0,
             });
-            lag.total += value as i64;
-            lag.partitions += 1;
-        }
-    }
-    total
+            Some(Lag {
+                total: total + value as i64,
+                partitions: partitions + 1,
+            })
+        })
 }
 
 async fn read_lag(http: &reqwest::Client, url: &Url) -> Result<Option<Lag>, String> {
