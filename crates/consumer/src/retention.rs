@@ -21,9 +21,9 @@ use crate::partitions::{self, Partition};
 pub const DELETE_BATCH: i64 = 10_000;
 
 /// What retention removed (or, with `dry_run`, would remove).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Removed {
-    pub cutoff: Option<DateTime<Utc>>,
+    pub cutoff: DateTime<Utc>,
     pub dry_run: bool,
     /// Partitions dropped whole, with their rows.
     pub dropped: Vec<(String, i64)>,
@@ -50,9 +50,7 @@ impl fmt::Display for Removed {
         } else {
             ("dropped", "deleted")
         };
-        if let Some(cutoff) = self.cutoff {
-            writeln!(f, "leads received before {}:", cutoff.to_rfc3339())?;
-        }
+        writeln!(f, "leads received before {}:", self.cutoff.to_rfc3339())?;
         for (name, rows) in &self.dropped {
             writeln!(f, "  {drop} partition {name} ({rows} rows)")?;
         }
@@ -75,20 +73,22 @@ pub async fn apply(
     dry_run: bool,
 ) -> Result<Removed, sqlx::Error> {
     let mut removed = Removed {
-        cutoff: Some(cutoff),
+        cutoff,
         dry_run,
-        ..Removed::default()
+        dropped: Vec::new(),
+        trimmed: Vec::new(),
+        ids: 0,
     };
     for partition in partitions::list(pool).await? {
         if partition.to.is_some_and(|to| to <= cutoff) && !partition.is_default() {
-            let rows = count_before(pool, &partition, None).await?;
+            let rows = count_before(pool, &partition.ident(), None).await?;
             if !dry_run {
                 drop_partition(pool, &partition).await?;
             }
             removed.dropped.push((partition.name, rows));
         } else if partition.from.is_none_or(|from| from < cutoff) {
             let rows = if dry_run {
-                count_before(pool, &partition, Some(cutoff)).await?
+                count_before(pool, &partition.ident(), Some(cutoff)).await?
             } else {
                 delete_before(pool, &partition.ident(), cutoff).await?
             };
@@ -98,26 +98,21 @@ pub async fn apply(
         }
     }
     removed.ids = if dry_run {
-        sqlx::query_scalar("SELECT count(*) FROM lead_ids WHERE received_at < $1")
-            .bind(cutoff)
-            .fetch_one(pool)
-            .await?
+        count_before(pool, "lead_ids", Some(cutoff)).await?
     } else {
         delete_before(pool, "lead_ids", cutoff).await?
     };
     Ok(removed)
 }
 
-/// Rows of the partition, or those received before `cutoff`.
+/// Rows of `table` (a partition or `lead_ids`), or those received before `cutoff`.
 async fn count_before(
     pool: &PgPool,
-    partition: &Partition,
+    table: &str,
     cutoff: Option<DateTime<Utc>>,
 ) -> Result<i64, sqlx::Error> {
-    let sql = format!(
-        "SELECT count(*) FROM {} WHERE $1::timestamptz IS NULL OR received_at < $1",
-        partition.ident()
-    );
+    let sql =
+        format!("SELECT count(*) FROM {table} WHERE $1::timestamptz IS NULL OR received_at < $1");
     sqlx::query_scalar(&sql).bind(cutoff).fetch_one(pool).await
 }
 

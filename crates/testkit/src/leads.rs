@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use leadpipe_domain::{LeadId, LeadMessage, SCHEMA_VERSION};
+use leadpipe_domain::{AcceptedLead, ConsentPolicy, LeadId, LeadMessage, SCHEMA_VERSION};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use uuid::Uuid;
 
@@ -34,6 +34,13 @@ pub fn lead_message(n: u32) -> LeadMessage<'static> {
         utm_content: None,
         page_url: Some("https://event.example.com/spring".into()),
     }
+}
+
+/// A sample message as the consumer decodes it (default consent policy), ready for
+/// `LeadStore::insert_batch`.
+pub fn accepted(message: &LeadMessage) -> AcceptedLead {
+    LeadMessage::decode(&message.to_json(), ConsentPolicy::default())
+        .expect("sample messages are valid")
 }
 
 /// Where a produced record landed.

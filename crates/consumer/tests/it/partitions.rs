@@ -6,8 +6,8 @@ use std::process::Command;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use leadpipe_consumer::{partitions, retention, LeadStore, MIGRATOR};
-use leadpipe_domain::{AcceptedLead, ConsentPolicy, LeadMessage};
-use leadpipe_testkit::leads::lead_message;
+use leadpipe_domain::AcceptedLead;
+use leadpipe_testkit::leads::{accepted, lead_message};
 use leadpipe_testkit::{shared, TestDatabase};
 use sqlx::migrate::Migrator;
 use sqlx::PgPool;
@@ -17,7 +17,7 @@ fn lead_at(n: u32, at: DateTime<Utc>) -> AcceptedLead {
     let mut message = lead_message(n);
     message.received_at = at;
     message.consented_at = Some(at);
-    LeadMessage::decode(&message.to_json(), ConsentPolicy::default()).unwrap()
+    accepted(&message)
 }
 
 async fn scalar<T>(pool: &PgPool, sql: &str) -> T
@@ -137,7 +137,7 @@ async fn the_migration_partitions_a_populated_table_without_losing_or_changing_a
     message.id = leadpipe_domain::LeadId::from_uuid(id);
     message.received_at = received_at + Duration::days(40);
     message.consented_at = Some(message.received_at);
-    let again = LeadMessage::decode(&message.to_json(), ConsentPolicy::default()).unwrap();
+    let again = accepted(&message);
     let outcome = LeadStore::from_pool(pool.clone())
         .insert_batch(&[again])
         .await

@@ -4,13 +4,9 @@
 use chrono::{DateTime, Utc};
 use leadpipe_consumer::LeadStore;
 use leadpipe_domain::{AcceptedLead, ConsentPolicy, LeadMessage};
+use leadpipe_testkit::leads::accepted;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
-
-fn accepted(message: &LeadMessage) -> AcceptedLead {
-    LeadMessage::decode(&message.to_json(), ConsentPolicy::default())
-        .expect("sample messages are valid")
-}
 
 fn leads(range: std::ops::Range<u32>) -> Vec<AcceptedLead> {
     range

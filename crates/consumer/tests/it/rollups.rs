@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use leadpipe_consumer::{rollups, LeadStore};
-use leadpipe_domain::{AcceptedLead, ConsentPolicy, LeadMessage};
-use leadpipe_testkit::leads::lead_message;
+use leadpipe_domain::AcceptedLead;
+use leadpipe_testkit::leads::{accepted, lead_message};
 use sqlx::PgPool;
 
 /// Lead `n` (campaign `campaign-{n % 3}`), with another email when given.
@@ -14,7 +14,7 @@ fn lead(n: u32, email: Option<&str>) -> AcceptedLead {
     if let Some(email) = email {
         message.email = email.to_owned().into();
     }
-    LeadMessage::decode(&message.to_json(), ConsentPolicy::default()).unwrap()
+    accepted(&message)
 }
 
 async fn people(pool: &PgPool) -> Vec<(String, i64, i64)> {
