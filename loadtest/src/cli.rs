@@ -4,16 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Parser};
+use clap::Parser;
 use url::Url;
 
-use crate::generator::{LeadMix, RunLeads};
 use crate::reconcile::DrainOptions;
-use crate::runner::LoadConfig;
-
-fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
-    humantime::parse_duration(text)
-}
+use crate::runner::{duration, LoadConfig};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -30,61 +25,8 @@ Exit status: 0 done (and reconciled, if asked); 1 reconciliation found gaps; 2 t
 or the reconciliation could not be carried out."
 )]
 pub struct Options {
-    /// Base URL of the gateway; leads are posted to <TARGET>/v1/leads.
-    #[arg(
-        long,
-        env = "LEADPIPE_LOADTEST_TARGET",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    pub target: Url,
-
-    /// Requests per second once ramped up (sent on schedule, whatever the answers).
-    #[arg(long, env = "LEADPIPE_LOADTEST_RATE", default_value_t = 500.0)]
-    pub rate: f64,
-
-    /// How long to send, e.g. `30s`, `2m`.
-    #[arg(long, env = "LEADPIPE_LOADTEST_DURATION", default_value = "30s", value_parser = duration)]
-    pub duration: Duration,
-
-    /// Time to rise linearly from 0 to the rate (part of the duration), e.g. `5s`.
-    #[arg(long, env = "LEADPIPE_LOADTEST_RAMP_UP", default_value = "0s", value_parser = duration)]
-    pub ramp_up: Duration,
-
-    /// Concurrent requests, and so connections, at most. Requests due while all are busy
-    /// wait in the client, and the wait counts as latency.
-    #[arg(long, env = "LEADPIPE_LOADTEST_CONNECTIONS", default_value_t = 128)]
-    pub connections: usize,
-
-    /// Requests that may wait for a connection; one due beyond that is dropped (counted,
-    /// never sent), so the client's memory stays bounded.
-    #[arg(long, env = "LEADPIPE_LOADTEST_MAX_BACKLOG", default_value_t = 20_000)]
-    pub max_backlog: usize,
-
-    /// How long one request may take before it counts as timed out.
-    #[arg(long, env = "LEADPIPE_LOADTEST_REQUEST_TIMEOUT", default_value = "10s", value_parser = duration)]
-    pub request_timeout: Duration,
-
-    /// Share of requests carrying an invalid lead, spread over every kind of validation
-    /// failure (0–1).
-    #[arg(long, env = "LEADPIPE_LOADTEST_INVALID_SHARE", default_value_t = 0.05)]
-    pub invalid_share: f64,
-
-    /// Share of requests resubmitting a recent lead with the same Idempotency-Key (0–1).
-    #[arg(long, env = "LEADPIPE_LOADTEST_RESUBMIT_SHARE", default_value_t = 0.05)]
-    pub resubmit_share: f64,
-
-    /// Share of fresh valid leads sent without an Idempotency-Key (0–1).
-    #[arg(long, env = "LEADPIPE_LOADTEST_KEYLESS_SHARE", default_value_t = 0.2)]
-    pub keyless_share: f64,
-
-    /// Seed of the lead generator (random if not given; printed in the report).
-    #[arg(long, env = "LEADPIPE_LOADTEST_SEED")]
-    pub seed: Option<u64>,
-
-    /// Tag of this run: prefixes its campaigns and keys (random `lt-xxxxxxxx` if not
-    /// given). Letters, digits and dashes, at most 24.
-    #[arg(long, env = "LEADPIPE_LOADTEST_RUN_TAG")]
-    pub run_tag: Option<String>,
+    #[command(flatten)]
+    pub run: LoadConfig,
 
     /// Directory for report.json and report.html.
     #[arg(
@@ -110,32 +52,13 @@ pub struct Options {
     /// A stored-row count unchanged this long ends the drain wait early.
     #[arg(long, env = "LEADPIPE_LOADTEST_SETTLE", default_value = "10s", value_parser = duration)]
     pub settle: Duration,
-
-    /// Print a progress line every second on stderr.
-    #[arg(long, env = "LEADPIPE_LOADTEST_PROGRESS", default_value_t = true, action = ArgAction::Set)]
-    pub progress: bool,
 }
 
 impl Options {
+    /// The run's configuration; requests are recorded when the run is reconciled.
     pub fn load_config(&self) -> LoadConfig {
-        let mut config = LoadConfig::new(self.target.clone());
-        config.rate = self.rate;
-        config.duration = self.duration;
-        config.ramp_up = self.ramp_up;
-        config.connections = self.connections;
-        config.max_backlog = self.max_backlog;
-        config.request_timeout = self.request_timeout;
-        config.mix = LeadMix {
-            invalid_share: self.invalid_share,
-            resubmit_share: self.resubmit_share,
-            keyless_share: self.keyless_share,
-        };
-        if let Some(seed) = self.seed {
-            config.seed = seed;
-        }
-        config.run_tag = self.run_tag.clone().unwrap_or_else(RunLeads::random_tag);
+        let mut config = self.run.clone();
         config.keep_records = self.verify_db.is_some();
-        config.progress = self.progress;
         config
     }
 

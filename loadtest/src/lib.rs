@@ -10,13 +10,16 @@
 //!   resubmissions with the same `Idempotency-Key`.
 //! - [`runner`]: releases requests on schedule into a bounded pool of connections,
 //!   through [`client`] (HTTP, answers turned into an [`outcome::Outcome`]), while
-//!   [`recorder`] counts, times (HDR histograms, from the *intended* instant) and keeps a
-//!   record of every request, and [`progress`] prints a line a second.
+//!   [`recorder`] fills [`recorder::Measured`] — counts, HDR histograms timed from the
+//!   *intended* instant, the per-second timeline and a record of every request — and
+//!   [`progress`] shows the live rates.
 //! - [`reconcile`]: after the run, waits for the consumer to drain and compares the
 //!   answers with the `leads` table.
-//! - [`report`]: the terminal summary, `report.json` and a self-contained `report.html`.
+//! - [`report`]: the terminal summary, `report.json` and a self-contained `report.html`
+//!   (charts drawn with `plotters`, the page a `maud` template).
 //!
-//! [`cli`] is the command line and [`orchestration`] the sequence above behind `main`;
+//! [`cli`] is the command line (the run's own options are [`LoadConfig`]) and
+//! [`orchestration`] the sequence above behind `main`;
 //! the fault-injection tests drive [`runner::run`] and [`reconcile::reconcile`] directly.
 
 pub mod cli;
@@ -35,5 +38,6 @@ pub mod stats;
 pub use generator::{InvalidKind, LeadKind, LeadMix, RunLeads};
 pub use outcome::{Class, Outcome, RequestRecord};
 pub use reconcile::{reconcile, DrainOptions, Reconciliation};
+pub use recorder::Measured;
 pub use report::Report;
 pub use runner::{run, LoadConfig, LoadError, LoadRun};

@@ -1,12 +1,13 @@
-//! The live progress line on stderr, once a second: time, target and achieved rates,
-//! answers by class, the client's backlog and the p99 so far. On a terminal it
-//! rewrites one line; otherwise (a log, a CI job) it prints one line per second.
+//! The live progress on stderr, once a second: time, target and achieved rates, answers
+//! by class, the client's backlog and the p99 so far. On a terminal it is an `indicatif`
+//! bar over the run's duration; otherwise (a log, a CI job) the bar is hidden and the
+//! same line is printed once a second.
 
-use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -27,9 +28,17 @@ impl Progress {
         schedule: Schedule,
         duration: Duration,
     ) -> Self {
+        let bar = ProgressBar::with_draw_target(
+            Some(duration.as_secs().max(1)),
+            ProgressDrawTarget::stderr(),
+        )
+        .with_style(
+            ProgressStyle::with_template("{pos:>4}/{len}s [{bar:24}] {msg}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
         let (stop, mut stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
-            let terminal = std::io::stderr().is_terminal();
             let mut ticker =
                 tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
             let mut previous = (0u64, 0u64);
@@ -39,18 +48,18 @@ impl Progress {
                     _ = &mut stopped => break,
                 }
                 let elapsed = start.elapsed();
-                let live = &recorder.live;
-                let sent = live.sent.load(Ordering::Relaxed);
-                let accepted = live.accepted.load(Ordering::Relaxed);
-                let rejected = live.rejected.load(Ordering::Relaxed);
-                let unavailable = live.unavailable.load(Ordering::Relaxed);
-                let failed = live.failed.load(Ordering::Relaxed);
-                let dropped = live.dropped.load(Ordering::Relaxed);
+                let [sent, accepted, rejected, unavailable, failed, dropped] = [
+                    &recorder.live.sent,
+                    &recorder.live.accepted,
+                    &recorder.live.rejected,
+                    &recorder.live.unavailable,
+                    &recorder.live.failed,
+                    &recorder.live.dropped,
+                ]
+                .map(|counter| counter.load(Ordering::Relaxed));
                 let answered = accepted + rejected + unavailable + failed;
                 let line = format!(
-                    "{:>5.0}s/{:.0}s  target {:>6.0}/s  sent {:>6}/s  answered {:>6}/s  | 202 {accepted}  4xx {rejected}  503 {unavailable}  errors {failed}  dropped {dropped}  backlog {}  | p99 {:.1} ms",
-                    elapsed.as_secs_f64(),
-                    duration.as_secs_f64(),
+                    "target {:>6.0}/s  sent {:>6}/s  answered {:>6}/s  | 202 {accepted}  4xx {rejected}  503 {unavailable}  errors {failed}  dropped {dropped}  backlog {}  | p99 {:.1} ms",
                     schedule.rate_at(elapsed.as_secs_f64() - 0.5),
                     sent - previous.0,
                     answered - previous.1,
@@ -58,17 +67,18 @@ impl Progress {
                     recorder.p99_ms(),
                 );
                 previous = (sent, answered);
-                let mut err = std::io::stderr().lock();
-                let _ = if terminal {
-                    write!(err, "\r\x1b[2K{line}")
+                if bar.is_hidden() {
+                    eprintln!(
+                        "{:>5.0}s/{:.0}s  {line}",
+                        elapsed.as_secs_f64(),
+                        duration.as_secs_f64()
+                    );
                 } else {
-                    writeln!(err, "{line}")
-                };
-                let _ = err.flush();
+                    bar.set_position(elapsed.as_secs());
+                    bar.set_message(line);
+                }
             }
-            if terminal {
-                let _ = writeln!(std::io::stderr());
-            }
+            bar.finish();
         });
         Self { stop, task }
     }

@@ -1,15 +1,15 @@
-//! Collects what happens during a run. Request tasks report here as they finish; the
-//! progress line reads the live counters (atomics, no lock) once a second and the p99
-//! under the lock. Everything else is turned into the run's results at the end.
+//! Collects what happens during a run into [`Measured`], the one model of a run's
+//! results: the recorder fills it as requests finish, and the report, the
+//! reconciliation and the tests read it. The progress line reads the live counters
+//! (atomics, no lock) once a second and the p99 under the lock.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::generator::{InvalidKind, LeadKind, PlannedRequest};
+use crate::generator::{LeadKind, PlannedRequest};
 use crate::outcome::{Class, Outcome, RequestRecord};
 use crate::schedule::Schedule;
 use crate::stats::{
@@ -19,7 +19,6 @@ use crate::stats::{
 /// Counters the progress line reads without taking the lock.
 #[derive(Debug, Default)]
 pub struct Live {
-    pub scheduled: AtomicU64,
     pub sent: AtomicU64,
     pub dropped: AtomicU64,
     pub accepted: AtomicU64,
@@ -48,65 +47,8 @@ impl From<&PlannedRequest> for RequestMeta {
     }
 }
 
-#[derive(Default)]
-struct Second {
-    scheduled: u64,
-    sent: u64,
-    dropped: u64,
-    answered: u64,
-    accepted: u64,
-    rejected: u64,
-    unavailable: u64,
-    failed: u64,
-    latency: Option<Histogram<u32>>,
-}
-
-struct Inner {
-    latency: Histogram<u64>,
-    service: Histogram<u64>,
-    dispatch: Histogram<u64>,
-    queue: Histogram<u64>,
-    totals: Totals,
-    outcomes: BTreeMap<(Class, Option<u16>, Option<&'static str>), u64>,
-    invalid: BTreeMap<InvalidKind, BTreeMap<String, u64>>,
-    timeline: Vec<Second>,
-    records: Vec<RequestRecord>,
-    last_finished: Duration,
-}
-
-impl Inner {
-    fn new(records: usize) -> Self {
-        Self {
-            latency: stats::histogram(),
-            service: stats::histogram(),
-            dispatch: stats::histogram(),
-            queue: stats::histogram(),
-            totals: Totals::default(),
-            outcomes: BTreeMap::new(),
-            invalid: BTreeMap::new(),
-            timeline: Vec::new(),
-            records: Vec::with_capacity(records),
-            last_finished: Duration::ZERO,
-        }
-    }
-
-    fn second(&mut self, at: Duration) -> &mut Second {
-        let index = at.as_secs() as usize;
-        if self.timeline.len() <= index {
-            self.timeline.resize_with(index + 1, Second::default);
-        }
-        &mut self.timeline[index]
-    }
-}
-
-pub struct Recorder {
-    pub live: Live,
-    keep_records: bool,
-    inner: Mutex<Inner>,
-}
-
-/// Everything recorded, once the run is over.
-pub struct Recorded {
+/// Everything a run measured.
+pub struct Measured {
     /// From the intended send time to the answer: what a visitor waits.
     pub latency: Histogram<u64>,
     /// From the actual send to the answer: what a closed-loop tool would report.
@@ -116,11 +58,81 @@ pub struct Recorded {
     /// How long released requests waited for a free connection.
     pub queue: Histogram<u64>,
     pub totals: Totals,
+    /// One row per distinct answer, in [`Class`] order.
     pub outcomes: Vec<OutcomeCount>,
+    /// How each kind of invalid lead was answered, in kind order.
     pub invalid: Vec<InvalidAnswers>,
     pub timeline: Vec<SecondSummary>,
+    /// Every request, if the run kept them.
     pub records: Vec<RequestRecord>,
+    /// Offset of the last answer.
     pub last_finished: Duration,
+    /// Most requests already waiting for a connection when another fell due.
+    pub peak_backlog: usize,
+}
+
+impl Measured {
+    fn new(records: usize) -> Self {
+        Self {
+            latency: stats::histogram(),
+            service: stats::histogram(),
+            dispatch: stats::histogram(),
+            queue: stats::histogram(),
+            totals: Totals::default(),
+            outcomes: Vec::new(),
+            invalid: Vec::new(),
+            timeline: Vec::new(),
+            records: Vec::with_capacity(records),
+            last_finished: Duration::ZERO,
+            peak_backlog: 0,
+        }
+    }
+}
+
+struct Inner {
+    measured: Measured,
+    /// The latencies of each second of the timeline.
+    seconds: Vec<Option<Histogram<u32>>>,
+}
+
+impl Inner {
+    fn second(&mut self, at: Duration) -> &mut SecondSummary {
+        let index = at.as_secs() as usize;
+        let timeline = &mut self.measured.timeline;
+        if timeline.len() <= index {
+            timeline.resize_with(index + 1, SecondSummary::default);
+            self.seconds.resize_with(index + 1, || None);
+        }
+        &mut timeline[index]
+    }
+
+    fn count(&mut self, outcome: &Outcome) {
+        let measured = &mut self.measured;
+        measured.totals.count(outcome);
+        let (class, status) = (outcome.class(), outcome.status());
+        let code = match *outcome {
+            Outcome::Rejected { code, .. } | Outcome::Unavailable { code } => Some(code),
+            _ => None,
+        };
+        let row = (measured.outcomes.iter_mut())
+            .find(|o| (o.class, o.status, o.code) == (class, status, code));
+        match row {
+            Some(row) => row.count += 1,
+            None => measured.outcomes.push(OutcomeCount {
+                label: outcome.label(),
+                class,
+                status,
+                code,
+                count: 1,
+            }),
+        }
+    }
+}
+
+pub struct Recorder {
+    pub live: Live,
+    keep_records: bool,
+    inner: Mutex<Inner>,
 }
 
 impl Recorder {
@@ -135,7 +147,10 @@ impl Recorder {
         Self {
             live: Live::default(),
             keep_records,
-            inner: Mutex::new(Inner::new(capacity)),
+            inner: Mutex::new(Inner {
+                measured: Measured::new(capacity),
+                seconds: Vec::new(),
+            }),
         }
     }
 
@@ -147,36 +162,36 @@ impl Recorder {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The scheduler released a request `lag` after its intended instant.
-    pub fn scheduled(&self, intended: Duration, lag: Duration) {
-        self.live.scheduled.fetch_add(1, Ordering::Relaxed);
+    /// The scheduler released a request `lag` after its intended instant, with `backlog`
+    /// others waiting for a connection.
+    pub fn scheduled(&self, intended: Duration, lag: Duration, backlog: usize) {
         let mut inner = self.lock();
-        inner.totals.scheduled += 1;
-        inner.second(intended).scheduled += 1;
-        let _ = inner.dispatch.record(micros(lag));
+        let measured = &mut inner.measured;
+        measured.totals.scheduled += 1;
+        measured.peak_backlog = measured.peak_backlog.max(backlog);
+        let _ = measured.dispatch.record(micros(lag));
+        inner.second(intended).counts.scheduled += 1;
     }
 
     /// The request due at `intended` got a connection and went out at `at`.
     pub fn sent(&self, intended: Duration, at: Duration) {
         self.live.sent.fetch_add(1, Ordering::Relaxed);
         let mut inner = self.lock();
-        inner.totals.sent += 1;
-        let _ = inner.queue.record(micros(at.saturating_sub(intended)));
-        inner.second(at).sent += 1;
+        inner.measured.totals.sent += 1;
+        let _ = inner
+            .measured
+            .queue
+            .record(micros(at.saturating_sub(intended)));
+        inner.second(at).counts.sent += 1;
     }
 
     /// The request was dropped because the backlog was full.
     pub fn dropped(&self, meta: RequestMeta, intended: Duration) {
         self.live.dropped.fetch_add(1, Ordering::Relaxed);
-        let outcome = Outcome::Dropped;
         let mut inner = self.lock();
-        inner.totals.count(&outcome);
-        inner.second(intended).dropped += 1;
-        *inner
-            .outcomes
-            .entry((Class::Dropped, None, None))
-            .or_default() += 1;
-        self.keep(&mut inner, meta, intended, None, intended, outcome);
+        inner.count(&Outcome::Dropped);
+        inner.second(intended).counts.count(&Outcome::Dropped);
+        self.keep(&mut inner, meta, intended, None, intended, Outcome::Dropped);
     }
 
     /// The request ended with `outcome` at `finished`.
@@ -196,45 +211,34 @@ impl Recorder {
         };
         live.fetch_add(1, Ordering::Relaxed);
 
-        let latency = finished.saturating_sub(intended);
+        let latency = micros(finished.saturating_sub(intended));
         let mut inner = self.lock();
-        inner.totals.count(&outcome);
-        inner.last_finished = inner.last_finished.max(finished);
-        let code = match outcome {
-            Outcome::Rejected { code, .. } | Outcome::Unavailable { code } => Some(code),
-            _ => None,
-        };
-        *inner
-            .outcomes
-            .entry((outcome.class(), outcome.status(), code))
-            .or_default() += 1;
+        inner.count(&outcome);
+        let measured = &mut inner.measured;
+        measured.last_finished = measured.last_finished.max(finished);
         // A refused connection took no time worth charting; every other ending did.
         let timed = outcome.class() != Class::ConnectFailed;
         if timed {
-            let _ = inner.latency.record(micros(latency));
-            let _ = inner.service.record(micros(finished.saturating_sub(sent)));
+            let _ = measured.latency.record(latency);
+            let _ = measured
+                .service
+                .record(micros(finished.saturating_sub(sent)));
         }
         if let LeadKind::Invalid(kind) = meta.kind {
-            *inner
-                .invalid
-                .entry(kind)
-                .or_default()
-                .entry(outcome.label())
-                .or_default() += 1;
+            let answers = match measured.invalid.iter().position(|a| a.kind == kind) {
+                Some(index) => &mut measured.invalid[index],
+                None => {
+                    measured.invalid.push(InvalidAnswers::new(kind));
+                    measured.invalid.last_mut().expect("just pushed")
+                }
+            };
+            answers.count(&outcome);
         }
-        let second = inner.second(finished);
-        match outcome.class() {
-            Class::Accepted => second.accepted += 1,
-            Class::Rejected => second.rejected += 1,
-            Class::Unavailable => second.unavailable += 1,
-            _ => second.failed += 1,
-        }
-        if outcome.status().is_some() {
-            second.answered += 1;
-        }
+        inner.second(finished).counts.count(&outcome);
         if timed {
-            let histogram = second.latency.get_or_insert_with(stats::second_histogram);
-            let _ = histogram.record(micros(latency));
+            let index = finished.as_secs() as usize;
+            let histogram = inner.seconds[index].get_or_insert_with(stats::second_histogram);
+            let _ = histogram.record(latency);
         }
         self.keep(&mut inner, meta, intended, Some(sent), finished, outcome);
     }
@@ -249,7 +253,7 @@ impl Recorder {
         outcome: Outcome,
     ) {
         if self.keep_records {
-            inner.records.push(RequestRecord {
+            inner.measured.records.push(RequestRecord {
                 seq: meta.seq,
                 lead_no: meta.lead_no,
                 kind: meta.kind,
@@ -264,94 +268,39 @@ impl Recorder {
 
     /// p99 of the latencies recorded so far, in milliseconds.
     pub fn p99_ms(&self) -> f64 {
-        Percentiles::of(&self.lock().latency).p99_ms
+        Percentiles::of(&self.lock().measured.latency).p99_ms
     }
 
-    /// Takes everything recorded so far (the recorder starts over empty).
-    pub fn finish(&self, schedule: &Schedule) -> Recorded {
-        let inner = std::mem::replace(&mut *self.lock(), Inner::new(0));
-        let outcomes = inner
+    /// Takes everything recorded so far (the recorder starts over empty): the outcomes
+    /// and invalid kinds sorted, each second with its target and latency percentiles.
+    pub fn finish(&self, schedule: &Schedule) -> Measured {
+        let inner = std::mem::replace(
+            &mut *self.lock(),
+            Inner {
+                measured: Measured::new(0),
+                seconds: Vec::new(),
+            },
+        );
+        let mut measured = inner.measured;
+        measured
             .outcomes
-            .iter()
-            .map(|(&(class, status, code), &count)| OutcomeCount {
-                label: label(class, status, code),
-                class,
-                status,
-                code,
-                count,
-            })
-            .collect();
-        let invalid = inner
-            .invalid
-            .iter()
-            .map(|(&kind, answers)| {
-                let expected = kind.expected();
-                let expected = format!("{} {}", expected.status, expected.code);
-                InvalidAnswers {
-                    kind,
-                    sent: answers.values().sum(),
-                    as_expected: answers.get(&expected).copied().unwrap_or(0),
-                    accepted: answers.get("202 accepted").copied().unwrap_or(0),
-                    other: answers
-                        .iter()
-                        .filter(|(label, _)| **label != expected)
-                        .map(|(label, &count)| (label.clone(), count))
-                        .collect(),
-                    expected,
-                }
-            })
-            .collect();
-        let timeline = inner
-            .timeline
-            .iter()
-            .enumerate()
-            .map(|(second, s)| SecondSummary {
-                second: second as u64,
-                target: schedule.rate_at(second as f64 + 0.5),
-                scheduled: s.scheduled,
-                sent: s.sent,
-                dropped: s.dropped,
-                answered: s.answered,
-                accepted: s.accepted,
-                rejected: s.rejected,
-                unavailable: s.unavailable,
-                failed: s.failed,
-                latency: s.latency.as_ref().map(Percentiles::of).unwrap_or_default(),
-            })
-            .collect();
-        Recorded {
-            latency: inner.latency,
-            service: inner.service,
-            dispatch: inner.dispatch,
-            queue: inner.queue,
-            totals: inner.totals,
-            outcomes,
-            invalid,
-            timeline,
-            records: inner.records,
-            last_finished: inner.last_finished,
+            .sort_by_key(|o| (o.class, o.status, o.code));
+        measured.invalid.sort_by_key(|a| a.kind);
+        for (index, (second, latency)) in
+            measured.timeline.iter_mut().zip(&inner.seconds).enumerate()
+        {
+            second.second = index as u64;
+            second.target = schedule.rate_at(index as f64 + 0.5);
+            second.latency = latency.as_ref().map(Percentiles::of).unwrap_or_default();
         }
-    }
-}
-
-/// The same label [`Outcome::label`] gives, from the grouped key.
-fn label(class: Class, status: Option<u16>, code: Option<&'static str>) -> String {
-    match (class, status, code) {
-        (Class::Accepted, ..) => "202 accepted".to_owned(),
-        (Class::Rejected, Some(status), Some(code)) => format!("{status} {code}"),
-        (Class::Unavailable, _, Some(code)) => format!("503 {code}"),
-        (Class::OtherStatus, Some(status), _) => format!("{status} other"),
-        (Class::ConnectFailed, ..) => "connection refused".to_owned(),
-        (Class::TimedOut, ..) => "timed out".to_owned(),
-        (Class::Transport, ..) => "connection broken".to_owned(),
-        (Class::Dropped, ..) => "dropped (backlog full)".to_owned(),
-        (class, status, code) => format!("{class:?} {status:?} {code:?}"),
+        measured
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::generator::InvalidKind;
     use uuid::Uuid;
 
     fn meta(seq: u64, kind: LeadKind) -> RequestMeta {
@@ -372,8 +321,8 @@ mod tests {
         let recorder = Recorder::new(true, 2);
         let schedule = Schedule::new(2.0, Duration::from_secs(1), Duration::ZERO);
         let valid = LeadKind::Fresh { keyed: true };
-        recorder.scheduled(ms(0), ms(0));
-        recorder.scheduled(ms(500), ms(0));
+        recorder.scheduled(ms(0), ms(0), 0);
+        recorder.scheduled(ms(500), ms(0), 0);
         // The second request waited 300 ms for a connection, then took 10 ms.
         recorder.sent(ms(0), ms(0));
         recorder.finished(
@@ -393,25 +342,25 @@ mod tests {
                 code: "broker_unavailable",
             },
         );
-        let recorded = recorder.finish(&schedule);
+        let measured = recorder.finish(&schedule);
         assert_eq!(
-            recorded.latency.max(),
-            recorded.latency.highest_equivalent(310_000)
+            measured.latency.max(),
+            measured.latency.highest_equivalent(310_000)
         );
         assert_eq!(
-            recorded.service.max(),
-            recorded.service.highest_equivalent(10_000)
+            measured.service.max(),
+            measured.service.highest_equivalent(10_000)
         );
-        assert_eq!(recorded.totals.accepted, 1);
-        assert_eq!(recorded.totals.unavailable, 1);
-        assert_eq!(recorded.totals.answered, 2);
-        assert_eq!(recorded.records.len(), 2);
-        assert_eq!(recorded.records[1].latency(), ms(310));
-        let labels: Vec<_> = recorded.outcomes.iter().map(|o| o.label.as_str()).collect();
+        assert_eq!(measured.totals.accepted, 1);
+        assert_eq!(measured.totals.unavailable, 1);
+        assert_eq!(measured.totals.answered, 2);
+        assert_eq!(measured.records.len(), 2);
+        assert_eq!(measured.records[1].latency(), ms(310));
+        let labels: Vec<_> = measured.outcomes.iter().map(|o| o.label.as_str()).collect();
         assert_eq!(labels, ["202 accepted", "503 broker_unavailable"]);
-        assert_eq!(recorded.timeline.len(), 1);
-        assert_eq!(recorded.timeline[0].scheduled, 2);
-        assert_eq!(recorded.timeline[0].target, 2.0);
+        assert_eq!(measured.timeline.len(), 1);
+        assert_eq!(measured.timeline[0].counts.scheduled, 2);
+        assert_eq!(measured.timeline[0].target, 2.0);
     }
 
     #[test]
@@ -432,9 +381,9 @@ mod tests {
         {
             recorder.finished(meta(seq as u64, bad_email), ms(0), ms(0), ms(1), outcome);
         }
-        let recorded = recorder.finish(&schedule);
-        assert!(recorded.records.is_empty(), "records kept only on request");
-        let answers = &recorded.invalid[0];
+        let measured = recorder.finish(&schedule);
+        assert!(measured.records.is_empty(), "records kept only on request");
+        let answers = &measured.invalid[0];
         assert_eq!(answers.kind, InvalidKind::BadEmail);
         assert_eq!(answers.expected, "422 validation_failed");
         assert_eq!(
@@ -451,11 +400,11 @@ mod tests {
         let valid = LeadKind::Fresh { keyed: false };
         recorder.finished(meta(0, valid), ms(0), ms(0), ms(2), Outcome::ConnectFailed);
         recorder.dropped(meta(1, valid), ms(1000));
-        let recorded = recorder.finish(&schedule);
-        assert!(recorded.latency.is_empty());
-        assert_eq!(recorded.totals.connect_failed, 1);
-        assert_eq!(recorded.totals.dropped, 1);
-        assert_eq!(recorded.timeline[1].dropped, 1);
-        assert_eq!(recorded.records[1].sent, None);
+        let measured = recorder.finish(&schedule);
+        assert!(measured.latency.is_empty());
+        assert_eq!(measured.totals.connect_failed, 1);
+        assert_eq!(measured.totals.dropped, 1);
+        assert_eq!(measured.timeline[1].counts.dropped, 1);
+        assert_eq!(measured.records[1].sent, None);
     }
 }

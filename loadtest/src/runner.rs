@@ -12,59 +12,94 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 use url::Url;
 
 use crate::client::LeadClient;
 use crate::generator::{Generator, LeadMix, RunLeads};
-use crate::outcome::RequestRecord;
 use crate::progress::Progress;
-use crate::recorder::{Recorder, RequestMeta};
+use crate::recorder::{Measured, Recorder, RequestMeta};
 use crate::schedule::Schedule;
-use crate::stats::{InvalidAnswers, OutcomeCount, SecondSummary, Totals};
 
-/// Everything a run needs to know.
-#[derive(Debug, Clone)]
+/// A duration as people write it: `30s`, `2m`, `1h 30m`.
+pub(crate) fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
+    humantime::parse_duration(text)
+}
+
+/// Everything a run needs to know: the command line's options of the run itself, each
+/// also read from a `LEADPIPE_LOADTEST_*` variable, each with a default.
+#[derive(Debug, Clone, clap::Args)]
 pub struct LoadConfig {
-    /// Base URL of the gateway; leads go to `{target}/v1/leads`.
+    /// Base URL of the gateway; leads are posted to <TARGET>/v1/leads.
+    #[arg(
+        long,
+        env = "LEADPIPE_LOADTEST_TARGET",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub target: Url,
-    /// Requests per second once ramped up.
+
+    /// Requests per second once ramped up (sent on schedule, whatever the answers).
+    #[arg(long, env = "LEADPIPE_LOADTEST_RATE", default_value_t = 500.0)]
     pub rate: f64,
+
+    /// How long to send, e.g. `30s`, `2m`.
+    #[arg(long, env = "LEADPIPE_LOADTEST_DURATION", default_value = "30s", value_parser = duration)]
     pub duration: Duration,
+
+    /// Time to rise linearly from 0 to the rate (part of the duration), e.g. `5s`.
+    #[arg(long, env = "LEADPIPE_LOADTEST_RAMP_UP", default_value = "0s", value_parser = duration)]
     pub ramp_up: Duration,
-    /// Concurrent requests (and so connections) at most.
+
+    /// Concurrent requests, and so connections, at most. Requests due while all are busy
+    /// wait in the client, and the wait counts as latency.
+    #[arg(long, env = "LEADPIPE_LOADTEST_CONNECTIONS", default_value_t = 128)]
     pub connections: usize,
-    /// Requests that may wait for a connection before new ones are dropped.
+
+    /// Requests that may wait for a connection; one due beyond that is dropped (counted,
+    /// never sent), so the client's memory stays bounded.
+    #[arg(long, env = "LEADPIPE_LOADTEST_MAX_BACKLOG", default_value_t = 20_000)]
     pub max_backlog: usize,
+
+    /// How long one request may take before it counts as timed out.
+    #[arg(long, env = "LEADPIPE_LOADTEST_REQUEST_TIMEOUT", default_value = "10s", value_parser = duration)]
     pub request_timeout: Duration,
+
+    #[command(flatten)]
     pub mix: LeadMix,
+
+    /// Seed of the lead generator (random if not given; printed in the report).
+    #[arg(long, env = "LEADPIPE_LOADTEST_SEED", default_value_t = fastrand::u64(..), hide_default_value = true)]
     pub seed: u64,
+
+    /// Tag of this run: prefixes its campaigns and keys (random `lt-xxxxxxxx` if not
+    /// given). Letters, digits and dashes, at most 24.
+    #[arg(long, env = "LEADPIPE_LOADTEST_RUN_TAG", default_value_t = RunLeads::random_tag(), hide_default_value = true)]
     pub run_tag: String,
-    /// Keep a record of every request (needed for reconciliation; costs ~100 bytes each).
-    pub keep_records: bool,
-    /// Print a progress line to stderr every second.
+
+    /// Print a progress line every second on stderr.
+    #[arg(long, env = "LEADPIPE_LOADTEST_PROGRESS", default_value_t = true, action = clap::ArgAction::Set)]
     pub progress: bool,
+
+    /// Keep a record of every request (needed for reconciliation; costs ~100 bytes
+    /// each); set when the run is reconciled.
+    #[arg(skip = true)]
+    pub keep_records: bool,
 }
 
 impl LoadConfig {
-    /// A configuration with the command line's defaults for everything but the target.
+    /// The command line's defaults (and `LEADPIPE_LOADTEST_*` variables) for everything
+    /// but the target, without the progress line.
     pub fn new(target: Url) -> Self {
-        Self {
-            target,
-            rate: 500.0,
-            duration: Duration::from_secs(30),
-            ramp_up: Duration::ZERO,
-            connections: 128,
-            max_backlog: 20_000,
-            request_timeout: Duration::from_secs(10),
-            mix: LeadMix::default(),
-            seed: fastrand::u64(..),
-            run_tag: RunLeads::random_tag(),
-            keep_records: true,
-            progress: false,
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            config: LoadConfig,
         }
+        let mut config = <Defaults as clap::Parser>::parse_from(["leadpipe-loadtest"]).config;
+        config.target = target;
+        config.progress = false;
+        config
     }
 
     pub fn schedule(&self) -> Schedule {
@@ -102,7 +137,7 @@ pub enum LoadError {
     Client(#[from] reqwest::Error),
 }
 
-/// A finished run: its numbers and, if kept, every request.
+/// A finished run: what it was asked to do, and what it measured.
 pub struct LoadRun {
     pub config: LoadConfig,
     pub leads: RunLeads,
@@ -111,17 +146,7 @@ pub struct LoadRun {
     pub started: std::time::Instant,
     /// From the start to the last answer.
     pub elapsed: Duration,
-    pub latency: Histogram<u64>,
-    pub service: Histogram<u64>,
-    pub dispatch: Histogram<u64>,
-    pub queue: Histogram<u64>,
-    pub totals: Totals,
-    pub outcomes: Vec<OutcomeCount>,
-    pub invalid: Vec<InvalidAnswers>,
-    pub timeline: Vec<SecondSummary>,
-    pub records: Vec<RequestRecord>,
-    /// Most requests already waiting for a connection when another fell due.
-    pub peak_backlog: usize,
+    pub measured: Measured,
 }
 
 /// How long before the first intended instant the scheduler starts, so the first
@@ -142,7 +167,6 @@ pub async fn run(config: &LoadConfig) -> Result<LoadRun, LoadError> {
     let recorder = Arc::new(Recorder::new(config.keep_records, total));
     let permits = Arc::new(Semaphore::new(config.connections));
     let waiting = Arc::new(AtomicUsize::new(0));
-    let mut peak_backlog = 0;
     // Every request task holds a clone of `done`; when the last one finishes, the
     // receiver sees the channel close.
     let (done, mut all_done) = mpsc::channel::<()>(1);
@@ -164,14 +188,15 @@ pub async fn run(config: &LoadConfig) -> Result<LoadRun, LoadError> {
         let offset = schedule.offset(n);
         let intended = start + offset;
         tokio::time::sleep_until(intended).await;
-        recorder.scheduled(offset, Instant::now().saturating_duration_since(intended));
         let meta = RequestMeta::from(&request);
         let backlog = waiting.load(Ordering::Relaxed);
+        let lag = Instant::now().saturating_duration_since(intended);
         if backlog >= config.max_backlog {
+            recorder.scheduled(offset, lag, 0);
             recorder.dropped(meta, offset);
             continue;
         }
-        peak_backlog = peak_backlog.max(backlog);
+        recorder.scheduled(offset, lag, backlog);
         waiting.fetch_add(1, Ordering::Relaxed);
         let (client, recorder, permits, waiting, done) = (
             client.clone(),
@@ -197,23 +222,14 @@ pub async fn run(config: &LoadConfig) -> Result<LoadRun, LoadError> {
         progress.stop().await;
     }
 
-    let recorded = recorder.finish(&schedule);
+    let measured = recorder.finish(&schedule);
     Ok(LoadRun {
         config: config.clone(),
         leads,
         started_at,
         started: start.into_std(),
-        elapsed: recorded.last_finished.max(config.duration),
-        latency: recorded.latency,
-        service: recorded.service,
-        dispatch: recorded.dispatch,
-        queue: recorded.queue,
-        totals: recorded.totals,
-        outcomes: recorded.outcomes,
-        invalid: recorded.invalid,
-        timeline: recorded.timeline,
-        records: recorded.records,
-        peak_backlog,
+        elapsed: measured.last_finished.max(config.duration),
+        measured,
     })
 }
 
@@ -225,16 +241,16 @@ impl LoadRun {
 
     /// Requests sent per second over the scheduled duration.
     pub fn sent_rate(&self) -> f64 {
-        self.totals.sent as f64 / self.config.duration.as_secs_f64()
+        self.measured.totals.sent as f64 / self.config.duration.as_secs_f64()
     }
 
     /// Answers (any status) per second, from the start to the last answer.
     pub fn answered_rate(&self) -> f64 {
-        self.totals.answered as f64 / self.elapsed.as_secs_f64()
+        self.measured.totals.answered as f64 / self.elapsed.as_secs_f64()
     }
 
     /// 202s per second, from the start to the last answer.
     pub fn accepted_rate(&self) -> f64 {
-        self.totals.accepted as f64 / self.elapsed.as_secs_f64()
+        self.measured.totals.accepted as f64 / self.elapsed.as_secs_f64()
     }
 }

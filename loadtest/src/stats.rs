@@ -141,6 +141,37 @@ pub struct InvalidAnswers {
     pub other: Vec<(String, u64)>,
 }
 
+impl InvalidAnswers {
+    pub fn new(kind: InvalidKind) -> Self {
+        let expected = kind.expected();
+        Self {
+            kind,
+            expected: format!("{} {}", expected.status, expected.code),
+            sent: 0,
+            as_expected: 0,
+            accepted: 0,
+            other: Vec::new(),
+        }
+    }
+
+    /// Counts one answer to a lead of this kind.
+    pub fn count(&mut self, outcome: &Outcome) {
+        self.sent += 1;
+        if outcome.class() == Class::Accepted {
+            self.accepted += 1;
+        }
+        let label = outcome.label();
+        if label == self.expected {
+            self.as_expected += 1;
+            return;
+        }
+        match self.other.binary_search_by(|(other, _)| other.cmp(&label)) {
+            Ok(index) => self.other[index].1 += 1,
+            Err(index) => self.other.insert(index, (label, 1)),
+        }
+    }
+}
+
 /// One second of the run. Requests are counted in the second they were scheduled
 /// (`scheduled`, `dropped`), sent (`sent`) or answered (the rest, and the latencies).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -148,14 +179,7 @@ pub struct SecondSummary {
     pub second: u64,
     /// What the schedule asked for in this second (requests per second).
     pub target: f64,
-    pub scheduled: u64,
-    pub sent: u64,
-    pub dropped: u64,
-    pub answered: u64,
-    pub accepted: u64,
-    pub rejected: u64,
-    pub unavailable: u64,
-    /// Other statuses, timeouts, broken and refused connections.
-    pub failed: u64,
+    #[serde(flatten)]
+    pub counts: Totals,
     pub latency: Percentiles,
 }

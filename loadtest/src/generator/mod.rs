@@ -34,14 +34,18 @@ const KEY_NAMESPACE: Uuid = Uuid::from_u128(0x6c65_6164_7069_7065_8000_6c6f_6164
 const RESUBMIT_WINDOW: usize = 256;
 
 /// The mix of requests, as shares of all requests (the rest are fresh valid leads).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, clap::Args)]
 pub struct LeadMix {
-    /// Share of requests carrying an invalid lead (spread over every [`InvalidKind`]).
+    /// Share of requests carrying an invalid lead, spread over every kind of validation
+    /// failure (0–1).
+    #[arg(long, env = "LEADPIPE_LOADTEST_INVALID_SHARE", default_value_t = 0.05)]
     pub invalid_share: f64,
-    /// Share of requests repeating a recent lead with the same `Idempotency-Key`.
+    /// Share of requests resubmitting a recent lead with the same Idempotency-Key (0–1).
+    #[arg(long, env = "LEADPIPE_LOADTEST_RESUBMIT_SHARE", default_value_t = 0.05)]
     pub resubmit_share: f64,
-    /// Share of fresh valid leads sent without an `Idempotency-Key` (the gateway then
-    /// makes up a random UUIDv7 id).
+    /// Share of fresh valid leads sent without an Idempotency-Key (0–1); the gateway
+    /// then makes up a random UUIDv7 id.
+    #[arg(long, env = "LEADPIPE_LOADTEST_KEYLESS_SHARE", default_value_t = 0.2)]
     pub keyless_share: f64,
 }
 

@@ -53,11 +53,13 @@ pub async fn reconcile(
     run: &LoadRun,
     options: &DrainOptions,
 ) -> Result<Reconciliation, ReconcileError> {
-    if run.records.is_empty() && run.totals.scheduled > 0 {
+    if run.measured.records.is_empty() && run.measured.totals.scheduled > 0 {
         return Err(ReconcileError::NoRecords);
     }
     let table = LeadsTable::connect(database_url).map_err(ReconcileError::DatabaseUrl)?;
-    let accepted: Vec<Uuid> = check::accepted_ids(&run.records).into_iter().collect();
+    let accepted: Vec<Uuid> = check::accepted_ids(&run.measured.records)
+        .into_iter()
+        .collect();
     let campaigns = &run.leads.campaigns;
     let started = Instant::now();
     let deadline = started + options.timeout;
@@ -83,7 +85,7 @@ pub async fn reconcile(
             }
             Err(error) => break Err(ReconcileError::Query(error)),
         };
-        let findings = check::check(&run.records, &run.leads, &evidence);
+        let findings = check::check(&run.measured.records, &run.leads, &evidence);
         if findings.missing == 0 || drain.end != DrainEnd::CaughtUp || require_settled {
             let clean = findings.is_clean();
             break Ok(Reconciliation {

@@ -1,205 +1,100 @@
 //! `report.html`: one self-contained page (inline CSS and SVG, no script, no network)
-//! with the run's key numbers, three charts — rates over time, latency percentiles over
-//! time, and the HDR percentile distribution — and the tables behind them. The JSON
-//! report is embedded too (`<script type="application/json" id="report-data">`), so the
-//! page carries its own data.
+//! with the run's key numbers, the three [`charts`](super::charts) and the tables behind
+//! them, as a `maud` template (text is escaped by the template). The JSON report is
+//! embedded too (`<script type="application/json" id="report-data">`), so the page
+//! carries its own data.
 
-use std::fmt::Write;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use super::svg::{self, escape, Axis, Series};
-use super::Report;
+use super::{charts, Report};
 use crate::reconcile::Reconciliation;
+use crate::stats::Percentiles;
 
-const STYLE: &str = r#"
-body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "Noto Sans", "Noto Sans CJK KR", sans-serif; margin: 24px auto; max-width: 1000px; color: #222; padding: 0 16px; }
-h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 17px; margin-top: 28px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
-.sub { color: #666; margin-top: 0; }
-.tiles { display: grid; grid-template-columns: repeat(4, 1fr); gap: 10px; margin: 16px 0; }
-.tile { border: 1px solid #ddd; border-radius: 6px; padding: 10px 12px; }
-.tile .v { font-size: 22px; font-weight: 600; } .tile .k { color: #666; font-size: 12px; }
-.ok { color: #17803d; } .bad { color: #b42318; }
-table { border-collapse: collapse; margin: 8px 0; } td, th { padding: 3px 12px 3px 0; text-align: left; }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
-tr + tr td { border-top: 1px solid #f0f0f0; }
-svg.chart { width: 100%; height: auto; border: 1px solid #eee; border-radius: 6px; margin: 6px 0; }
-svg .title { font-weight: 600; font-size: 14px; } svg .tick { font-size: 11px; fill: #555; }
-svg .axis { font-size: 12px; fill: #333; } svg .legend { font-size: 12px; fill: #333; }
-ul.notes li { margin: 2px 0; }
-"#;
+const STYLE: &str = include_str!("report.css");
 
-fn tile(out: &mut String, value: &str, key: &str, class: &str) {
-    let _ = write!(
-        out,
-        r#"<div class="tile"><div class="v {class}">{}</div><div class="k">{}</div></div>"#,
-        escape(value),
-        escape(key)
-    );
+fn tile(value: impl maud::Render, key: &str, class: &str) -> Markup {
+    html! { div.tile { div class={ "v " (class) } { (value) } div.k { (key) } } }
 }
 
-fn rate_chart(report: &Report) -> String {
-    let t = &report.timeline;
-    let points = |f: &dyn Fn(&crate::stats::SecondSummary) -> f64| -> Vec<(f64, f64)> {
-        t.iter().map(|s| (s.second as f64, f(s))).collect()
-    };
-    let peak = t
-        .iter()
-        .map(|s| s.target.max(s.sent as f64).max(s.answered as f64))
-        .fold(1.0, f64::max);
-    let x = svg::linear_axis("seconds since start", 0.0, t.len().max(1) as f64);
-    let y = svg::linear_axis("requests per second", 0.0, peak);
-    let series = [
-        Series {
-            name: "target".into(),
-            color: "#888888",
-            dashed: true,
-            points: points(&|s| s.target),
-        },
-        Series {
-            name: "sent".into(),
-            color: "#1f6feb",
-            dashed: false,
-            points: points(&|s| s.sent as f64),
-        },
-        Series {
-            name: "answered".into(),
-            color: "#8250df",
-            dashed: false,
-            points: points(&|s| s.answered as f64),
-        },
-        Series {
-            name: "202".into(),
-            color: "#17803d",
-            dashed: false,
-            points: points(&|s| s.accepted as f64),
-        },
-        Series {
-            name: "4xx".into(),
-            color: "#bf8700",
-            dashed: false,
-            points: points(&|s| s.rejected as f64),
-        },
-        Series {
-            name: "503".into(),
-            color: "#d1242f",
-            dashed: false,
-            points: points(&|s| s.unavailable as f64),
-        },
-        Series {
-            name: "errors+dropped".into(),
-            color: "#000000",
-            dashed: true,
-            points: points(&|s| (s.failed + s.dropped) as f64),
-        },
+fn chart(svg: String) -> Markup {
+    html! { div.chart { (PreEscaped(svg)) } }
+}
+
+fn ms(value: f64) -> String {
+    format!("{value:.2}")
+}
+
+fn latency_table(report: &Report) -> Markup {
+    let rows: [(&str, &Percentiles); 4] = [
+        ("from intended send (ms)", &report.latency),
+        ("from actual send (ms)", &report.service_time),
+        ("wait for a free connection (ms)", &report.client.queue_wait),
+        ("scheduler dispatch lag (ms)", &report.client.dispatch_lag),
     ];
-    svg::chart("Rate over time", &x, &y, &series)
+    html! {
+        table {
+            tr { th {} @for h in ["p50", "p90", "p99", "p99.9", "max", "mean", "n"] { th.n { (h) } } }
+            @for (name, p) in rows {
+                tr {
+                    td { (name) }
+                    @for v in [p.p50_ms, p.p90_ms, p.p99_ms, p.p999_ms, p.max_ms, p.mean_ms] { td.n { (ms(v)) } }
+                    td.n { (p.count) }
+                }
+            }
+        }
+    }
 }
 
-fn latency_chart(report: &Report) -> String {
-    let timed: Vec<_> = report
-        .timeline
-        .iter()
-        .filter(|s| s.latency.count > 0)
-        .collect();
-    let (low, high) = timed.iter().fold((f64::MAX, 0.0f64), |(lo, hi), s| {
-        (lo.min(s.latency.p50_ms), hi.max(s.latency.max_ms))
-    });
-    let (low, high) = if timed.is_empty() {
-        (1.0, 10.0)
-    } else {
-        (low, high)
+fn outcomes_table(report: &Report) -> Markup {
+    let scheduled = report.totals.scheduled;
+    let share = |count: u64| match scheduled {
+        0 => 0.0,
+        _ => count as f64 * 100.0 / scheduled as f64,
     };
-    let x = svg::linear_axis(
-        "seconds since start",
-        0.0,
-        report.timeline.len().max(1) as f64,
-    );
-    let y = svg::log_axis("latency, ms (log scale)", low, high);
-    let line = |name: &str, color: &'static str, f: fn(&crate::stats::Percentiles) -> f64| Series {
-        name: name.to_owned(),
-        color,
-        dashed: false,
-        points: timed
-            .iter()
-            .map(|s| (s.second as f64, f(&s.latency).max(1e-3).log10()))
-            .collect(),
-    };
-    let series = [
-        line("p50", "#17803d", |p| p.p50_ms),
-        line("p90", "#1f6feb", |p| p.p90_ms),
-        line("p99", "#bf8700", |p| p.p99_ms),
-        line("max", "#d1242f", |p| p.max_ms),
-    ];
-    svg::chart(
-        "Latency percentiles per second (from intended send)",
-        &x,
-        &y,
-        &series,
-    )
+    html! {
+        table {
+            tr { th { "answer" } th.n { "count" } th.n { "share" } }
+            @for outcome in &report.outcomes {
+                tr { td { (outcome.label) } td.n { (outcome.count) } td.n { (format!("{:.2}%", share(outcome.count))) } }
+            }
+        }
+    }
 }
 
-fn spectrum_chart(report: &Report) -> String {
-    // x = log10(1 / (1 - p)): 0 at 0 %, 1 at 90 %, 2 at 99 %, … capped at 99.999 %.
-    let position = |p: f64| (-(1.0 - (p / 100.0).min(0.99999)).log10()).clamp(0.0, 5.0);
-    let points: Vec<(f64, f64)> = report
-        .spectrum
-        .iter()
-        .map(|s| (position(s.percentile), s.latency_ms))
-        .collect();
-    let (low, high) = points
-        .iter()
-        .fold((f64::MAX, 0.0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
-    let (low, high) = if points.is_empty() {
-        (1.0, 10.0)
-    } else {
-        (low, high)
-    };
-    let x = Axis {
-        label: "percentile".into(),
-        min: 0.0,
-        max: 5.0,
-        ticks: ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"]
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (i as f64, (*t).to_owned()))
-            .collect(),
-    };
-    let y = svg::log_axis("latency, ms (log scale)", low, high);
-    let series = [Series {
-        name: "latency at percentile".into(),
-        color: "#8250df",
-        dashed: false,
-        points: points
-            .iter()
-            .map(|&(p, ms)| (p, ms.max(1e-3).log10()))
-            .collect(),
-    }];
-    svg::chart("Latency by percentile (whole run)", &x, &y, &series)
+fn invalid_table(report: &Report) -> Markup {
+    html! {
+        h2 { "Invalid leads" }
+        table {
+            tr {
+                th { "kind" } th { "documented answer" } th.n { "sent" } th.n { "as documented" }
+                th.n { "accepted" } th { "other answers" }
+            }
+            @for invalid in &report.invalid {
+                @let other: Vec<String> = invalid.other.iter().map(|(label, n)| format!("{label} ×{n}")).collect();
+                tr {
+                    td { (invalid.kind.as_str()) } td { (invalid.expected) }
+                    td.n { (invalid.sent) } td.n { (invalid.as_expected) }
+                    td.n.bad[invalid.accepted > 0] { (invalid.accepted) }
+                    td { (other.join(", ")) }
+                }
+            }
+        }
+    }
 }
 
-fn reconciliation_section(out: &mut String, r: &Reconciliation) {
+fn reconciliation_section(r: &Reconciliation) -> Markup {
     let f = &r.findings;
-    let verdict = if r.is_clean() {
-        r#"<p class="ok"><b>Reconciled: no gaps.</b></p>"#
-    } else {
-        r#"<p class="bad"><b>Gaps found.</b></p>"#
+    let lag = match (r.drain.last_lag, r.drain.lag_partitions) {
+        (Some(lag), Some(partitions)) => format!("{lag} over {partitions} partitions"),
+        _ => "not read".to_owned(),
     };
-    let _ = write!(
-        out,
-        "<h2>Reconciliation</h2>{verdict}<p><code>{}</code></p><table>",
-        escape(&f.headline())
-    );
+    let missing: Vec<String> = f.missing_sample.iter().map(ToString::to_string).collect();
     let rows: [(&str, String); 10] = [
         (
             "drain",
             format!("{:?} after {:.1} s", r.drain.end, r.drain.waited_secs),
         ),
-        (
-            "consumer lag at the end",
-            match (r.drain.last_lag, r.drain.lag_partitions) {
-                (Some(lag), Some(partitions)) => format!("{lag} over {partitions} partitions"),
-                _ => "not read".to_owned(),
-            },
-        ),
+        ("consumer lag at the end", lag),
         ("rows in the run's campaigns", f.rows_in_run.to_string()),
         ("leads resubmitted", f.resubmitted_leads.to_string()),
         (
@@ -213,201 +108,93 @@ fn reconciliation_section(out: &mut String, r: &Reconciliation) {
             "stored although not acknowledged (not a gap)",
             f.stored_unacknowledged.to_string(),
         ),
-        (
-            "missing ids (sample)",
-            f.missing_sample
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
+        ("missing ids (sample)", missing.join(" ")),
     ];
-    for (key, value) in rows {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td></tr>",
-            escape(key),
-            escape(&value)
-        );
+    html! {
+        h2 { "Reconciliation" }
+        @if r.is_clean() { p.ok { b { "Reconciled: no gaps." } } } @else { p.bad { b { "Gaps found." } } }
+        p { code { (f.headline()) } }
+        table { @for (key, value) in rows { tr { td { (key) } td { (value) } } } }
     }
-    out.push_str("</table>");
 }
 
 /// The page; `json` is the report as written to `report.json`.
 pub fn render(report: &Report, json: &str) -> String {
-    let mut out = String::with_capacity(64 * 1024);
-    let config = &report.config;
+    let (config, totals, rates) = (&report.config, &report.totals, &report.rates);
     let title = format!("leadpipe load test {}", report.run_tag);
-    let _ = write!(
-        out,
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{}</title><style>{STYLE}</style></head><body>"#,
-        escape(&title)
-    );
-    let _ = write!(
-        out,
-        r#"<h1>{}</h1><p class="sub">{} · {} at {}/s for {} s (ramp-up {} s) · {} connections · started {}</p>"#,
-        escape(&title),
-        escape(&config.target),
-        escape(report.tool),
-        config.rate,
-        config.duration_secs,
-        config.ramp_up_secs,
-        config.connections,
-        report.started_at.format("%Y-%m-%d %H:%M:%S UTC")
-    );
-
-    out.push_str(r#"<div class="tiles">"#);
-    let totals = &report.totals;
-    tile(&mut out, &totals.sent.to_string(), "requests sent", "");
-    tile(&mut out, &totals.accepted.to_string(), "answered 202", "ok");
-    tile(
-        &mut out,
-        &format!("{:.0}/s", report.rates.answered),
-        &format!("answered per second (target {:.0}/s)", report.rates.target),
-        "",
-    );
     let problems = totals.unavailable + totals.errors() + totals.other_status + totals.dropped;
-    tile(
-        &mut out,
-        &problems.to_string(),
-        "503, errors and dropped",
-        if problems == 0 { "ok" } else { "bad" },
-    );
-    tile(
-        &mut out,
-        &format!("{:.2} ms", report.latency.p50_ms),
-        "p50 latency",
-        "",
-    );
-    tile(
-        &mut out,
-        &format!("{:.2} ms", report.latency.p99_ms),
-        "p99 latency",
-        "",
-    );
-    tile(
-        &mut out,
-        &format!("{:.2} ms", report.latency.max_ms),
-        "max latency",
-        "",
-    );
-    match &report.reconciliation {
-        Some(r) => tile(
-            &mut out,
-            if r.is_clean() { "no gaps" } else { "GAPS" },
-            "reconciliation",
-            if r.is_clean() { "ok" } else { "bad" },
-        ),
-        None => tile(&mut out, "—", "reconciliation not run", ""),
-    }
-    out.push_str("</div>");
-
-    let _ = write!(
-        out,
-        "<h2>Verdict</h2><p class=\"{}\">{}</p>",
-        if report.verdict.kept_up { "ok" } else { "bad" },
-        if report.verdict.kept_up {
-            "Kept up: every request went out on time, without queueing, and was answered."
-        } else {
-            "Did not keep up."
+    let kept_up = report.verdict.kept_up;
+    let mix = &config.mix;
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { (title) }
+                p.sub {
+                    (config.target) " · " (report.tool) " at " (config.rate) "/s for " (config.duration_secs)
+                    " s (ramp-up " (config.ramp_up_secs) " s) · " (config.connections) " connections · started "
+                    (report.started_at.format("%Y-%m-%d %H:%M:%S UTC"))
+                }
+                div.tiles {
+                    (tile(totals.sent, "requests sent", ""))
+                    (tile(totals.accepted, "answered 202", "ok"))
+                    (tile(format!("{:.0}/s", rates.answered), &format!("answered per second (target {:.0}/s)", rates.target), ""))
+                    (tile(problems, "503, errors and dropped", if problems == 0 { "ok" } else { "bad" }))
+                    (tile(format!("{:.2} ms", report.latency.p50_ms), "p50 latency", ""))
+                    (tile(format!("{:.2} ms", report.latency.p99_ms), "p99 latency", ""))
+                    (tile(format!("{:.2} ms", report.latency.max_ms), "max latency", ""))
+                    @match &report.reconciliation {
+                        Some(r) if r.is_clean() => (tile("no gaps", "reconciliation", "ok")),
+                        Some(_) => (tile("GAPS", "reconciliation", "bad")),
+                        None => (tile("—", "reconciliation not run", "")),
+                    }
+                }
+                h2 { "Verdict" }
+                @if kept_up {
+                    p.ok { "Kept up: every request went out on time, without queueing, and was answered." }
+                } @else {
+                    p.bad { "Did not keep up." }
+                }
+                @if !report.verdict.notes.is_empty() {
+                    ul.notes { @for note in &report.verdict.notes { li { (note) } } }
+                }
+                h2 { "Over time" }
+                (chart(charts::rates(report)))
+                (chart(charts::latency(report)))
+                h2 { "Latency distribution" }
+                (chart(charts::spectrum(report)))
+                (latency_table(report))
+                h2 { "Outcomes" }
+                (outcomes_table(report))
+                p {
+                    (format!("Rates: sent {:.1}/s, answered {:.1}/s, accepted {:.1}/s; target {:.1}/s. ",
+                        rates.sent, rates.answered, rates.accepted, rates.target))
+                    "Peak backlog " (report.client.peak_backlog) " (limit " (config.max_backlog) ")."
+                }
+                @if !report.invalid.is_empty() { (invalid_table(report)) }
+                @if let Some(r) = &report.reconciliation { (reconciliation_section(r)) }
+                h2 { "Run" }
+                table {
+                    tr { td { "run tag" } td { (report.run_tag) } }
+                    tr { td { "campaigns" } td { (report.campaigns.join(", ")) } }
+                    tr {
+                        td { "mix" }
+                        td { (format!("invalid {:.1}%, resubmitted {:.1}%, without key {:.1}% of fresh leads",
+                            mix.invalid_share * 100.0, mix.resubmit_share * 100.0, mix.keyless_share * 100.0)) }
+                    }
+                    tr { td { "request timeout" } td { (config.request_timeout_secs) " s" } }
+                    tr { td { "seed" } td { (config.seed) } }
+                }
+                // JSON inside <script> only needs `</` broken up to be safe.
+                script type="application/json" id="report-data" { (PreEscaped(json.replace("</", "<\\/"))) }
+            }
         }
-    );
-    if !report.verdict.notes.is_empty() {
-        out.push_str("<ul class=\"notes\">");
-        for note in &report.verdict.notes {
-            let _ = write!(out, "<li>{}</li>", escape(note));
-        }
-        out.push_str("</ul>");
     }
-
-    out.push_str("<h2>Over time</h2>");
-    out.push_str(&rate_chart(report));
-    out.push_str(&latency_chart(report));
-    out.push_str("<h2>Latency distribution</h2>");
-    out.push_str(&spectrum_chart(report));
-    out.push_str("<table><tr><th></th><th class=\"n\">p50</th><th class=\"n\">p90</th><th class=\"n\">p99</th><th class=\"n\">p99.9</th><th class=\"n\">max</th><th class=\"n\">mean</th><th class=\"n\">n</th></tr>");
-    for (name, p) in [
-        ("from intended send (ms)", &report.latency),
-        ("from actual send (ms)", &report.service_time),
-        ("wait for a free connection (ms)", &report.client.queue_wait),
-        ("scheduler dispatch lag (ms)", &report.client.dispatch_lag),
-    ] {
-        let _ = write!(
-            out,
-            "<tr><td>{name}</td><td class=\"n\">{:.2}</td><td class=\"n\">{:.2}</td><td class=\"n\">{:.2}</td><td class=\"n\">{:.2}</td><td class=\"n\">{:.2}</td><td class=\"n\">{:.2}</td><td class=\"n\">{}</td></tr>",
-            p.p50_ms, p.p90_ms, p.p99_ms, p.p999_ms, p.max_ms, p.mean_ms, p.count
-        );
-    }
-    out.push_str("</table>");
-
-    out.push_str("<h2>Outcomes</h2><table><tr><th>answer</th><th class=\"n\">count</th><th class=\"n\">share</th></tr>");
-    for outcome in &report.outcomes {
-        let share = if totals.scheduled == 0 {
-            0.0
-        } else {
-            outcome.count as f64 * 100.0 / totals.scheduled as f64
-        };
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{share:.2}%</td></tr>",
-            escape(&outcome.label),
-            outcome.count
-        );
-    }
-    let _ = write!(
-        out,
-        "</table><p>Rates: sent {:.1}/s, answered {:.1}/s, accepted {:.1}/s; target {:.1}/s. Peak backlog {} (limit {}).</p>",
-        report.rates.sent,
-        report.rates.answered,
-        report.rates.accepted,
-        report.rates.target,
-        report.client.peak_backlog,
-        config.max_backlog
-    );
-
-    if !report.invalid.is_empty() {
-        out.push_str("<h2>Invalid leads</h2><table><tr><th>kind</th><th>documented answer</th><th class=\"n\">sent</th><th class=\"n\">as documented</th><th class=\"n\">accepted</th><th>other answers</th></tr>");
-        for invalid in &report.invalid {
-            let other: Vec<String> = invalid
-                .other
-                .iter()
-                .map(|(label, n)| format!("{label} ×{n}"))
-                .collect();
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n{}\">{}</td><td>{}</td></tr>",
-                invalid.kind.as_str(),
-                escape(&invalid.expected),
-                invalid.sent,
-                invalid.as_expected,
-                if invalid.accepted > 0 { " bad" } else { "" },
-                invalid.accepted,
-                escape(&other.join(", "))
-            );
-        }
-        out.push_str("</table>");
-    }
-
-    if let Some(r) = &report.reconciliation {
-        reconciliation_section(&mut out, r);
-    }
-
-    let _ = write!(
-        out,
-        "<h2>Run</h2><table><tr><td>run tag</td><td>{}</td></tr><tr><td>campaigns</td><td>{}</td></tr><tr><td>mix</td><td>invalid {:.1}%, resubmitted {:.1}%, without key {:.1}% of fresh leads</td></tr><tr><td>request timeout</td><td>{} s</td></tr><tr><td>seed</td><td>{}</td></tr></table>",
-        escape(&report.run_tag),
-        escape(&report.campaigns.join(", ")),
-        config.mix.invalid_share * 100.0,
-        config.mix.resubmit_share * 100.0,
-        config.mix.keyless_share * 100.0,
-        config.request_timeout_secs,
-        config.seed
-    );
-    // JSON inside <script> only needs `</` broken up to be safe.
-    let _ = write!(
-        out,
-        r#"<script type="application/json" id="report-data">{}</script></body></html>"#,
-        json.replace("</", "<\\/")
-    );
-    out
+    .into_string()
 }

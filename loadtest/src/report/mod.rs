@@ -1,9 +1,9 @@
 //! What a run leaves behind: the summary on the terminal ([`text`]), `report.json` (the
 //! [`Report`] below, for scripts and comparisons) and `report.html` ([`html`]: the same
-//! numbers with charts, self-contained, to open in a browser).
+//! numbers with [`charts`], self-contained, to open in a browser).
 
+pub mod charts;
 pub mod html;
-pub mod svg;
 pub mod text;
 
 use std::path::{Path, PathBuf};
@@ -103,9 +103,10 @@ impl Report {
     pub fn new(run: &LoadRun, reconciliation: Option<Reconciliation>) -> Self {
         let config = &run.config;
         let schedule = config.schedule();
-        let dispatch_lag = Percentiles::of(&run.dispatch);
-        let queue_wait = Percentiles::of(&run.queue);
-        let totals = run.totals;
+        let measured = &run.measured;
+        let dispatch_lag = Percentiles::of(&measured.dispatch);
+        let queue_wait = Percentiles::of(&measured.queue);
+        let totals = measured.totals;
         let mut notes = Vec::new();
         if totals.dropped > 0 {
             notes.push(format!(
@@ -122,7 +123,7 @@ impl Report {
         if queue_wait.p99_ms > QUEUE_WAIT_LIMIT_MS {
             notes.push(format!(
                 "requests queued for a free connection (p99 {:.1} ms, max {:.1} ms, up to {} waiting): the gateway answered slower than they arrived on {} connections; that wait is part of the latency",
-                queue_wait.p99_ms, queue_wait.max_ms, run.peak_backlog, config.connections
+                queue_wait.p99_ms, queue_wait.max_ms, measured.peak_backlog, config.connections
             ));
         }
         if totals.unavailable > 0 {
@@ -158,29 +159,29 @@ impl Report {
             },
             elapsed_secs: run.elapsed.as_secs_f64(),
             totals,
-            outcomes: run.outcomes.clone(),
+            outcomes: measured.outcomes.clone(),
             rates: Rates {
                 target: schedule.count() as f64 / config.duration.as_secs_f64(),
                 sent: run.sent_rate(),
                 answered: run.answered_rate(),
                 accepted: run.accepted_rate(),
             },
-            latency: Percentiles::of(&run.latency),
-            service_time: Percentiles::of(&run.service),
+            latency: Percentiles::of(&measured.latency),
+            service_time: Percentiles::of(&measured.service),
             client: ClientHealth {
                 dispatch_lag,
                 queue_wait,
-                peak_backlog: run.peak_backlog,
+                peak_backlog: measured.peak_backlog,
             },
-            spectrum: stats::spectrum(&run.latency)
+            spectrum: stats::spectrum(&measured.latency)
                 .into_iter()
                 .map(|(percentile, latency_ms)| SpectrumPoint {
                     percentile,
                     latency_ms,
                 })
                 .collect(),
-            timeline: run.timeline.clone(),
-            invalid: run.invalid.clone(),
+            timeline: measured.timeline.clone(),
+            invalid: measured.invalid.clone(),
             verdict: Verdict { kept_up, notes },
             reconciliation,
         }

@@ -286,7 +286,7 @@ async fn under_a_seeded_chaos_schedule_every_accepted_lead_is_stored_exactly_onc
         "chaos seed {seed}: last fault over at {:.1} s (all up at {:.1} s); {:?}\n{summary}",
         last_fault_over.as_secs_f64(),
         recovered_at.as_secs_f64(),
-        run.outcomes
+        run.measured.outcomes
     );
     assert!(
         reconciliation.is_clean(),
@@ -294,7 +294,8 @@ async fn under_a_seeded_chaos_schedule_every_accepted_lead_is_stored_exactly_onc
     );
     assert!(reconciliation.findings.accepted > 0);
     assert_eq!(
-        run.records
+        run.measured
+            .records
             .iter()
             .filter(|r| r.outcome.class() == Class::OtherStatus)
             .count(),
@@ -327,7 +328,7 @@ fn explain_missing(
     let missing = &reconciliation.findings.missing_sample;
     let keys: Vec<String> = missing.iter().map(ToString::to_string).collect();
     for id in missing {
-        let record = run.records.iter().find(|r| {
+        let record = run.measured.records.iter().find(|r| {
             matches!(r.outcome, leadpipe_loadtest::Outcome::Accepted { id: accepted } if accepted == *id)
         });
         println!(

@@ -51,6 +51,7 @@ async fn the_gateway_answers_503_while_the_broker_is_down_and_loses_no_accepted_
 
     let (down_from, down_until) = (run.offset_of(killed), run.offset_of(restarted));
     let during_outage: Vec<_> = run
+        .measured
         .records
         .iter()
         .filter(|r| r.kind.is_valid())
@@ -81,7 +82,7 @@ async fn the_gateway_answers_503_while_the_broker_is_down_and_loses_no_accepted_
         unavailable_during > 100,
         "the outage was answered with 503 broker_unavailable ({unavailable_during} of {} valid leads in the window): {:?}",
         during_outage.len(),
-        run.outcomes
+        run.measured.outcomes
     );
     assert!(
         during_outage
@@ -94,6 +95,7 @@ async fn the_gateway_answers_503_while_the_broker_is_down_and_loses_no_accepted_
     );
     // …and it recovers: leads sent after the restart are accepted again.
     let accepted_after = run
+        .measured
         .records
         .iter()
         .filter(|r| {
@@ -105,10 +107,11 @@ async fn the_gateway_answers_503_while_the_broker_is_down_and_loses_no_accepted_
     assert!(
         accepted_after > 200,
         "only {accepted_after} leads accepted after the broker came back: {:?}\n{}",
-        run.outcomes,
+        run.measured.outcomes,
         pipeline.logs()
     );
     let first_accepted_after = run
+        .measured
         .records
         .iter()
         .filter(|r| r.outcome.class() == Class::Accepted && r.finished > down_until)
@@ -116,6 +119,7 @@ async fn the_gateway_answers_503_while_the_broker_is_down_and_loses_no_accepted_
         .filter(|&s| s > down_until)
         .min();
     let outcomes: Vec<String> = run
+        .measured
         .outcomes
         .iter()
         .map(|o| format!("{} ×{}", o.label, o.count))

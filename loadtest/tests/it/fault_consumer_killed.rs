@@ -62,12 +62,12 @@ async fn leads_accepted_while_the_consumer_is_killed_and_restarted_are_all_store
     println!("consumer killed at {kills:?}; stored before each kill: {stored_at_kill:?}");
     // The broker and gateway were healthy throughout: every valid lead was accepted.
     assert_eq!(
-        run.totals.unavailable + run.totals.errors(),
+        run.measured.totals.unavailable + run.measured.totals.errors(),
         0,
         "{:?}",
-        run.outcomes
+        run.measured.outcomes
     );
-    assert_eq!(run.totals.dropped, 0);
+    assert_eq!(run.measured.totals.dropped, 0);
     pipeline.db.drop_database().await;
 }
 

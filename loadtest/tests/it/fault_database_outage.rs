@@ -52,10 +52,12 @@ async fn leads_accepted_while_the_database_is_down_are_stored_once_it_is_back() 
     assert!(stored_before > 0, "leads were flowing before the outage");
     // Visitors did not notice: the gateway answered as usual throughout.
     assert_eq!(
-        run.totals.unavailable + run.totals.errors() + run.totals.dropped,
+        run.measured.totals.unavailable
+            + run.measured.totals.errors()
+            + run.measured.totals.dropped,
         0,
         "{:?}",
-        run.outcomes
+        run.measured.outcomes
     );
     // A third of the run was accepted while the database was down, and is stored now.
     assert!(reconciliation.findings.accepted > 2000);

@@ -72,6 +72,7 @@ async fn a_gateway_stopped_under_load_drains_answers_every_request_and_loses_not
 
     let term = run.offset_of(signalled);
     let during_drain: Vec<_> = run
+        .measured
         .records
         .iter()
         .filter(|r| r.sent.is_some_and(|s| s > term))
@@ -82,6 +83,7 @@ async fn a_gateway_stopped_under_load_drains_answers_every_request_and_loses_not
         during_drain.len()
     );
     let broken: Vec<_> = run
+        .measured
         .records
         .iter()
         .filter(|r| {
@@ -95,7 +97,7 @@ async fn a_gateway_stopped_under_load_drains_answers_every_request_and_loses_not
         broken.is_empty(),
         "{} of {} requests got no answer (reset, refused or hung), e.g. {:?}\n{}",
         broken.len(),
-        run.records.len(),
+        run.measured.records.len(),
         broken.first(),
         pipeline.gateway.log_tail()
     );

@@ -38,13 +38,13 @@ pub fn assert_reconciled(reconciliation: &Reconciliation, run: &LoadRun, pipelin
     assert!(
         reconciliation.is_clean(),
         "reconciliation found gaps:\n{summary}\noutcomes: {:?}\n{}",
-        run.outcomes,
+        run.measured.outcomes,
         pipeline.logs()
     );
     assert!(
         reconciliation.findings.accepted > 0,
         "nothing was accepted: {:?}\n{}",
-        run.outcomes,
+        run.measured.outcomes,
         pipeline.logs()
     );
     println!("{summary}");

@@ -1,0 +1,304 @@
+//! The report's three charts, drawn with `plotters` into SVG that the page inlines (no
+//! script library, no network): rates over time, latency percentiles over time, and the
+//! HDR percentile distribution of the whole run.
+
+use std::error::Error;
+use std::ops::Range;
+
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+
+use super::Report;
+use crate::stats::{Percentiles, SecondSummary};
+
+const SIZE: (u32, u32) = (960, 320);
+
+/// One line of a chart, in data coordinates.
+pub struct Line {
+    pub name: &'static str,
+    pub color: RGBColor,
+    pub dashed: bool,
+    pub points: Vec<(f64, f64)>,
+}
+
+fn line(name: &'static str, color: u32, dashed: bool, points: Vec<(f64, f64)>) -> Line {
+    let [_, r, g, b] = color.to_be_bytes();
+    Line {
+        name,
+        color: RGBColor(r, g, b),
+        dashed,
+        points,
+    }
+}
+
+/// A number short enough for a tick label.
+pub fn short(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude >= 1_000_000.0 {
+        format!("{:.1}M", value / 1_000_000.0)
+    } else if magnitude >= 10_000.0 {
+        format!("{:.0}k", value / 1000.0)
+    } else if magnitude >= 100.0 || value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else if magnitude >= 1.0 {
+        format!("{value:.1}")
+    } else {
+        let text = format!("{value:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+/// Axes of a chart: `x` linear, `y` linear or logarithmic.
+pub struct Axes<'a, Y> {
+    pub x: Range<f64>,
+    pub x_label: &'a str,
+    /// How many ticks at most, and their labels.
+    pub x_labels: usize,
+    pub x_ticks: &'a dyn Fn(&f64) -> String,
+    pub y: Y,
+    pub y_label: &'a str,
+}
+
+/// Draws `lines` into an SVG document; a chart that cannot be drawn says why instead.
+pub fn draw<Y>(title: &str, axes: Axes<'_, Y>, lines: &[Line]) -> String
+where
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let mut svg = String::new();
+    let drawn = plot(&mut svg, title, axes, lines);
+    match drawn {
+        Ok(()) => svg,
+        Err(error) => format!("<p>{title}: not drawn ({error})</p>"),
+    }
+}
+
+fn plot<Y>(
+    svg: &mut String,
+    title: &str,
+    axes: Axes<'_, Y>,
+    lines: &[Line],
+) -> Result<(), Box<dyn Error>>
+where
+    Y: AsRangedCoord<Value = f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 17))
+        .margin(10)
+        .margin_right(36)
+        .x_label_area_size(40)
+        .y_label_area_size(64)
+        .build_cartesian_2d(RangedCoordf64::from(axes.x), axes.y)?;
+    chart
+        .configure_mesh()
+        .x_desc(axes.x_label)
+        .y_desc(axes.y_label)
+        .x_labels(axes.x_labels)
+        .x_label_formatter(axes.x_ticks)
+        .y_label_formatter(&|v| short(*v))
+        .light_line_style(RGBColor(245, 245, 245))
+        .draw()?;
+    for line in lines {
+        let style = line.color.stroke_width(2);
+        let points = (line.points.iter().copied()).filter(|(x, y)| x.is_finite() && y.is_finite());
+        let series = if line.dashed {
+            chart.draw_series(DashedLineSeries::new(points, 6, 4, style))?
+        } else {
+            chart.draw_series(LineSeries::new(points, style))?
+        };
+        series
+            .label(line.name)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], style));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+fn seconds(report: &Report) -> Range<f64> {
+    0.0..report.timeline.len().max(1) as f64
+}
+
+/// Low and high of `values`, for a log axis (with a decade when there is nothing).
+fn log_range(values: impl Iterator<Item = f64>) -> Range<f64> {
+    let (low, high) = values.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let low = if high > 0.0 { low.max(1e-3) } else { 1.0 };
+    low..high.max(low * 10.0)
+}
+
+pub fn rates(report: &Report) -> String {
+    let t = &report.timeline;
+    let points = |f: fn(&SecondSummary) -> f64| t.iter().map(|s| (s.second as f64, f(s))).collect();
+    let peak = (t.iter())
+        .map(|s| {
+            s.target
+                .max(s.counts.sent as f64)
+                .max(s.counts.answered as f64)
+        })
+        .fold(1.0, f64::max);
+    let lines = [
+        line("target", 0x888888, true, points(|s| s.target)),
+        line("sent", 0x1f6feb, false, points(|s| s.counts.sent as f64)),
+        line(
+            "answered",
+            0x8250df,
+            false,
+            points(|s| s.counts.answered as f64),
+        ),
+        line("202", 0x17803d, false, points(|s| s.counts.accepted as f64)),
+        line("4xx", 0xbf8700, false, points(|s| s.counts.rejected as f64)),
+        line(
+            "503",
+            0xd1242f,
+            false,
+            points(|s| s.counts.unavailable as f64),
+        ),
+        line(
+            "errors+dropped",
+            0x000000,
+            true,
+            points(|s| (s.counts.errors() + s.counts.other_status + s.counts.dropped) as f64),
+        ),
+    ];
+    let axes = Axes {
+        x: seconds(report),
+        x_label: "seconds since start",
+        x_labels: 10,
+        x_ticks: &|v| short(*v),
+        y: 0.0..peak * 1.1,
+        y_label: "requests per second",
+    };
+    draw("Rate over time", axes, &lines)
+}
+
+pub fn latency(report: &Report) -> String {
+    let timed: Vec<&SecondSummary> = report
+        .timeline
+        .iter()
+        .filter(|s| s.latency.count > 0)
+        .collect();
+    let points = |f: fn(&Percentiles) -> f64| {
+        timed
+            .iter()
+            .map(|s| (s.second as f64, f(&s.latency)))
+            .collect()
+    };
+    let lines = [
+        line("p50", 0x17803d, false, points(|p| p.p50_ms)),
+        line("p90", 0x1f6feb, false, points(|p| p.p90_ms)),
+        line("p99", 0xbf8700, false, points(|p| p.p99_ms)),
+        line("max", 0xd1242f, false, points(|p| p.max_ms)),
+    ];
+    let range = log_range(
+        timed
+            .iter()
+            .flat_map(|s| [s.latency.p50_ms, s.latency.max_ms]),
+    );
+    let axes = Axes {
+        x: seconds(report),
+        x_label: "seconds since start",
+        x_labels: 10,
+        x_ticks: &|v| short(*v),
+        y: range.log_scale(),
+        y_label: "latency, ms (log scale)",
+    };
+    draw(
+        "Latency percentiles per second (from intended send)",
+        axes,
+        &lines,
+    )
+}
+
+/// x = log10(1 / (1 - p)): 0 at 0 %, 1 at 90 %, 2 at 99 %, … capped at 99.999 %.
+fn spectrum_position(percentile: f64) -> f64 {
+    (-(1.0 - (percentile / 100.0).min(0.99999)).log10()).clamp(0.0, 5.0)
+}
+
+/// The label of a whole step of that axis: 0 %, 90 %, 99 %, 99.9 %, ….
+fn percentile_tick(position: &f64) -> String {
+    let nines = position.round() as i32;
+    let decimals = (nines - 2).max(0) as usize;
+    format!("{:.*}%", decimals, 100.0 - 100.0 * 10f64.powi(-nines))
+}
+
+pub fn spectrum(report: &Report) -> String {
+    let points: Vec<(f64, f64)> = (report.spectrum.iter())
+        .map(|s| (spectrum_position(s.percentile), s.latency_ms))
+        .collect();
+    let range = log_range(points.iter().map(|p| p.1));
+    let axes = Axes {
+        x: 0.0..5.0,
+        x_label: "percentile",
+        x_labels: 6,
+        x_ticks: &percentile_tick,
+        y: range.log_scale(),
+        y_label: "latency, ms (log scale)",
+    };
+    let lines = [line("latency at percentile", 0x8250df, false, points)];
+    draw("Latency by percentile (whole run)", axes, &lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels_stay_short() {
+        let labels: Vec<String> = [0.004, 0.25, 2.5, 250.0, 25_000.0, 2_500_000.0]
+            .into_iter()
+            .map(short)
+            .collect();
+        assert_eq!(labels, ["0.004", "0.25", "2.5", "250", "25k", "2.5M"]);
+    }
+
+    #[test]
+    fn the_percentile_axis_puts_each_nine_one_step_further() {
+        let at: Vec<f64> = [0.0, 90.0, 99.0, 99.9, 100.0]
+            .into_iter()
+            .map(|p| (spectrum_position(p) * 1000.0).round() / 1000.0)
+            .collect();
+        assert_eq!(at, [0.0, 1.0, 2.0, 3.0, 5.0]);
+        let ticks: Vec<String> = (0..6).map(|n| percentile_tick(&f64::from(n))).collect();
+        assert_eq!(ticks, ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"]);
+    }
+
+    #[test]
+    fn a_chart_draws_every_series_and_escapes_text() {
+        let lines = [
+            line(
+                "sent & answered",
+                0x123456,
+                false,
+                vec![(0.0, 1.0), (5.0, 2.0), (10.0, f64::NAN)],
+            ),
+            line("target", 0x888888, true, vec![(0.0, 2.0), (10.0, 2.0)]),
+        ];
+        let axes = Axes {
+            x: 0.0..10.0,
+            x_label: "s",
+            x_labels: 10,
+            x_ticks: &|v| short(*v),
+            y: (0.1..100.0).log_scale(),
+            y_label: "ms",
+        };
+        let svg = draw("a < b", axes, &lines);
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{svg}"
+        );
+        assert!(svg.contains("a &lt; b"));
+        assert!(svg.contains("sent &amp; answered") && svg.contains(">\ntarget\n<"));
+        // Both lines are drawn (in their colours), and the NaN point is left out.
+        assert!(svg.contains(r##"stroke="#123456""##) && svg.contains(r##"stroke="#888888""##));
+        assert!(!svg.contains("NaN"));
+    }
+}
