@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::generator::LeadKind;
+use crate::generator::{LeadKind, PlannedRequest};
 
 /// The problem `code`s the gateway answers with. Kept as `&'static str` so an outcome is
 /// `Copy`; a code the gateway does not document shows up as `unrecognised`.
@@ -150,6 +150,20 @@ pub struct RequestRecord {
 }
 
 impl RequestRecord {
+    /// `request` as scheduled at `intended`, not sent yet (a dropped request stays so).
+    pub fn planned(request: &PlannedRequest, intended: Duration) -> Self {
+        Self {
+            seq: request.seq,
+            lead_no: request.lead_no,
+            kind: request.kind,
+            campaign: request.campaign,
+            intended,
+            sent: None,
+            finished: intended,
+            outcome: Outcome::Dropped,
+        }
+    }
+
     /// Latency as the visitor sees it: from when the request should have gone out.
     pub fn latency(&self) -> Duration {
         self.finished.saturating_sub(self.intended)

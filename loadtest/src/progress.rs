@@ -48,25 +48,21 @@ impl Progress {
                     _ = &mut stopped => break,
                 }
                 let elapsed = start.elapsed();
-                let [sent, accepted, rejected, unavailable, failed, dropped] = [
-                    &recorder.live.sent,
-                    &recorder.live.accepted,
-                    &recorder.live.rejected,
-                    &recorder.live.unavailable,
-                    &recorder.live.failed,
-                    &recorder.live.dropped,
-                ]
-                .map(|counter| counter.load(Ordering::Relaxed));
-                let answered = accepted + rejected + unavailable + failed;
+                let (t, p99) = recorder.so_far();
+                let failed = t.errors() + t.other_status;
+                let answered = t.accepted + t.rejected + t.unavailable + failed;
                 let line = format!(
-                    "target {:>6.0}/s  sent {:>6}/s  answered {:>6}/s  | 202 {accepted}  4xx {rejected}  503 {unavailable}  errors {failed}  dropped {dropped}  backlog {}  | p99 {:.1} ms",
+                    "target {:>6.0}/s  sent {:>6}/s  answered {:>6}/s  | 202 {}  4xx {}  503 {}  errors {failed}  dropped {}  backlog {}  | p99 {p99:.1} ms",
                     schedule.rate_at(elapsed.as_secs_f64() - 0.5),
-                    sent - previous.0,
+                    t.sent - previous.0,
                     answered - previous.1,
+                    t.accepted,
+                    t.rejected,
+                    t.unavailable,
+                    t.dropped,
                     waiting.load(Ordering::Relaxed),
-                    recorder.p99_ms(),
                 );
-                previous = (sent, answered);
+                previous = (t.sent, answered);
                 if bar.is_hidden() {
                     eprintln!(
                         "{:>5.0}s/{:.0}s  {line}",

@@ -1,51 +1,19 @@
 //! Collects what happens during a run into [`Measured`], the one model of a run's
 //! results: the recorder fills it as requests finish, and the report, the
-//! reconciliation and the tests read it. The progress line reads the live counters
-//! (atomics, no lock) once a second and the p99 under the lock.
+//! reconciliation and the tests read it. The progress line takes the totals and the p99
+//! so far once a second.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::generator::{LeadKind, PlannedRequest};
+use crate::generator::LeadKind;
 use crate::outcome::{Class, Outcome, RequestRecord};
 use crate::schedule::Schedule;
 use crate::stats::{
     self, micros, InvalidAnswers, OutcomeCount, Percentiles, SecondSummary, Totals,
 };
-
-/// Counters the progress line reads without taking the lock.
-#[derive(Debug, Default)]
-pub struct Live {
-    pub sent: AtomicU64,
-    pub dropped: AtomicU64,
-    pub accepted: AtomicU64,
-    pub rejected: AtomicU64,
-    pub unavailable: AtomicU64,
-    pub failed: AtomicU64,
-}
-
-/// What identifies a request in the records (the body is not kept).
-#[derive(Debug, Clone, Copy)]
-pub struct RequestMeta {
-    pub seq: u64,
-    pub lead_no: u64,
-    pub kind: LeadKind,
-    pub campaign: u8,
-}
-
-impl From<&PlannedRequest> for RequestMeta {
-    fn from(request: &PlannedRequest) -> Self {
-        Self {
-            seq: request.seq,
-            lead_no: request.lead_no,
-            kind: request.kind,
-            campaign: request.campaign,
-        }
-    }
-}
 
 /// Everything a run measured.
 pub struct Measured {
@@ -130,7 +98,6 @@ impl Inner {
 }
 
 pub struct Recorder {
-    pub live: Live,
     keep_records: bool,
     inner: Mutex<Inner>,
 }
@@ -145,7 +112,6 @@ impl Recorder {
             0
         };
         Self {
-            live: Live::default(),
             keep_records,
             inner: Mutex::new(Inner {
                 measured: Measured::new(capacity),
@@ -175,7 +141,6 @@ impl Recorder {
 
     /// The request due at `intended` got a connection and went out at `at`.
     pub fn sent(&self, intended: Duration, at: Duration) {
-        self.live.sent.fetch_add(1, Ordering::Relaxed);
         let mut inner = self.lock();
         inner.measured.totals.sent += 1;
         let _ = inner
@@ -185,32 +150,28 @@ impl Recorder {
         inner.second(at).counts.sent += 1;
     }
 
-    /// The request was dropped because the backlog was full.
-    pub fn dropped(&self, meta: RequestMeta, intended: Duration) {
-        self.live.dropped.fetch_add(1, Ordering::Relaxed);
+    /// The request was dropped because the backlog was full (`record` as planned).
+    pub fn dropped(&self, record: RequestRecord) {
         let mut inner = self.lock();
         inner.count(&Outcome::Dropped);
-        inner.second(intended).counts.count(&Outcome::Dropped);
-        self.keep(&mut inner, meta, intended, None, intended, Outcome::Dropped);
+        inner
+            .second(record.intended)
+            .counts
+            .count(&Outcome::Dropped);
+        self.keep(&mut inner, record);
     }
 
-    /// The request ended with `outcome` at `finished`.
+    /// The request planned as `record` went out at `sent` and ended with `outcome` at
+    /// `finished`.
     pub fn finished(
         &self,
-        meta: RequestMeta,
-        intended: Duration,
+        mut record: RequestRecord,
         sent: Duration,
         finished: Duration,
         outcome: Outcome,
     ) {
-        let live = match outcome.class() {
-            Class::Accepted => &self.live.accepted,
-            Class::Rejected => &self.live.rejected,
-            Class::Unavailable => &self.live.unavailable,
-            _ => &self.live.failed,
-        };
-        live.fetch_add(1, Ordering::Relaxed);
-
+        (record.sent, record.finished, record.outcome) = (Some(sent), finished, outcome);
+        let intended = record.intended;
         let latency = micros(finished.saturating_sub(intended));
         let mut inner = self.lock();
         inner.count(&outcome);
@@ -224,7 +185,7 @@ impl Recorder {
                 .service
                 .record(micros(finished.saturating_sub(sent)));
         }
-        if let LeadKind::Invalid(kind) = meta.kind {
+        if let LeadKind::Invalid(kind) = record.kind {
             let answers = match measured.invalid.iter().position(|a| a.kind == kind) {
                 Some(index) => &mut measured.invalid[index],
                 None => {
@@ -240,35 +201,20 @@ impl Recorder {
             let histogram = inner.seconds[index].get_or_insert_with(stats::second_histogram);
             let _ = histogram.record(latency);
         }
-        self.keep(&mut inner, meta, intended, Some(sent), finished, outcome);
+        self.keep(&mut inner, record);
     }
 
-    fn keep(
-        &self,
-        inner: &mut Inner,
-        meta: RequestMeta,
-        intended: Duration,
-        sent: Option<Duration>,
-        finished: Duration,
-        outcome: Outcome,
-    ) {
+    fn keep(&self, inner: &mut Inner, record: RequestRecord) {
         if self.keep_records {
-            inner.measured.records.push(RequestRecord {
-                seq: meta.seq,
-                lead_no: meta.lead_no,
-                kind: meta.kind,
-                campaign: meta.campaign,
-                intended,
-                sent,
-                finished,
-                outcome,
-            });
+            inner.measured.records.push(record);
         }
     }
 
-    /// p99 of the latencies recorded so far, in milliseconds.
-    pub fn p99_ms(&self) -> f64 {
-        Percentiles::of(&self.lock().measured.latency).p99_ms
+    /// The totals so far, and the p99 of the latencies so far in milliseconds.
+    pub fn so_far(&self) -> (Totals, f64) {
+        let inner = self.lock();
+        let p99 = Percentiles::of(&inner.measured.latency).p99_ms;
+        (inner.measured.totals, p99)
     }
 
     /// Takes everything recorded so far (the recorder starts over empty): the outcomes
@@ -303,12 +249,16 @@ mod tests {
     use crate::generator::InvalidKind;
     use uuid::Uuid;
 
-    fn meta(seq: u64, kind: LeadKind) -> RequestMeta {
-        RequestMeta {
+    fn planned(seq: u64, kind: LeadKind, intended: Duration) -> RequestRecord {
+        RequestRecord {
             seq,
             lead_no: seq,
             kind,
             campaign: 0,
+            intended,
+            sent: None,
+            finished: intended,
+            outcome: Outcome::Dropped,
         }
     }
 
@@ -326,16 +276,14 @@ mod tests {
         // The second request waited 300 ms for a connection, then took 10 ms.
         recorder.sent(ms(0), ms(0));
         recorder.finished(
-            meta(0, valid),
-            ms(0),
+            planned(0, valid, ms(0)),
             ms(0),
             ms(10),
             Outcome::Accepted { id: Uuid::nil() },
         );
         recorder.sent(ms(500), ms(800));
         recorder.finished(
-            meta(1, valid),
-            ms(500),
+            planned(1, valid, ms(500)),
             ms(800),
             ms(810),
             Outcome::Unavailable {
@@ -379,7 +327,7 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            recorder.finished(meta(seq as u64, bad_email), ms(0), ms(0), ms(1), outcome);
+            recorder.finished(planned(seq as u64, bad_email, ms(0)), ms(0), ms(1), outcome);
         }
         let measured = recorder.finish(&schedule);
         assert!(measured.records.is_empty(), "records kept only on request");
@@ -398,8 +346,13 @@ mod tests {
         let recorder = Recorder::new(true, 2);
         let schedule = Schedule::new(1.0, Duration::from_secs(2), Duration::ZERO);
         let valid = LeadKind::Fresh { keyed: false };
-        recorder.finished(meta(0, valid), ms(0), ms(0), ms(2), Outcome::ConnectFailed);
-        recorder.dropped(meta(1, valid), ms(1000));
+        recorder.finished(
+            planned(0, valid, ms(0)),
+            ms(0),
+            ms(2),
+            Outcome::ConnectFailed,
+        );
+        recorder.dropped(planned(1, valid, ms(1000)));
         let measured = recorder.finish(&schedule);
         assert!(measured.latency.is_empty());
         assert_eq!(measured.totals.connect_failed, 1);

@@ -18,8 +18,9 @@ use url::Url;
 
 use crate::client::LeadClient;
 use crate::generator::{Generator, LeadMix, RunLeads};
+use crate::outcome::RequestRecord;
 use crate::progress::Progress;
-use crate::recorder::{Measured, Recorder, RequestMeta};
+use crate::recorder::{Measured, Recorder};
 use crate::schedule::Schedule;
 
 /// A duration as people write it: `30s`, `2m`, `1h 30m`.
@@ -188,12 +189,12 @@ pub async fn run(config: &LoadConfig) -> Result<LoadRun, LoadError> {
         let offset = schedule.offset(n);
         let intended = start + offset;
         tokio::time::sleep_until(intended).await;
-        let meta = RequestMeta::from(&request);
+        let record = RequestRecord::planned(&request, offset);
         let backlog = waiting.load(Ordering::Relaxed);
         let lag = Instant::now().saturating_duration_since(intended);
         if backlog >= config.max_backlog {
             recorder.scheduled(offset, lag, 0);
-            recorder.dropped(meta, offset);
+            recorder.dropped(record);
             continue;
         }
         recorder.scheduled(offset, lag, backlog);
@@ -213,7 +214,7 @@ pub async fn run(config: &LoadConfig) -> Result<LoadRun, LoadError> {
             recorder.sent(offset, sent);
             let outcome = client.send(&request).await;
             drop(permit);
-            recorder.finished(meta, offset, sent, start.elapsed(), outcome);
+            recorder.finished(record, sent, start.elapsed(), outcome);
         });
     }
     drop(done);

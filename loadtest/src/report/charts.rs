@@ -10,7 +10,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::Report;
-use crate::stats::{Percentiles, SecondSummary};
+use crate::stats::SecondSummary;
 
 const SIZE: (u32, u32) = (960, 320);
 
@@ -135,40 +135,45 @@ fn log_range(values: impl Iterator<Item = f64>) -> Range<f64> {
     low..high.max(low * 10.0)
 }
 
+/// How one line of a chart is drawn: name, colour, dashed, and its value at a point.
+type Series<T> = (&'static str, u32, bool, fn(&T) -> f64);
+
+/// The lines of `series` over `items`, each at `x` of an item.
+fn lines<T>(items: &[T], x: fn(&T) -> f64, series: &[Series<T>]) -> Vec<Line> {
+    (series.iter())
+        .map(|&(name, color, dashed, y)| {
+            line(
+                name,
+                color,
+                dashed,
+                items.iter().map(|i| (x(i), y(i))).collect(),
+            )
+        })
+        .collect()
+}
+
 pub fn rates(report: &Report) -> String {
     let t = &report.timeline;
-    let points = |f: fn(&SecondSummary) -> f64| t.iter().map(|s| (s.second as f64, f(s))).collect();
     let peak = (t.iter())
         .map(|s| {
-            s.target
+            (s.target)
                 .max(s.counts.sent as f64)
                 .max(s.counts.answered as f64)
         })
         .fold(1.0, f64::max);
-    let lines = [
-        line("target", 0x888888, true, points(|s| s.target)),
-        line("sent", 0x1f6feb, false, points(|s| s.counts.sent as f64)),
-        line(
-            "answered",
-            0x8250df,
-            false,
-            points(|s| s.counts.answered as f64),
-        ),
-        line("202", 0x17803d, false, points(|s| s.counts.accepted as f64)),
-        line("4xx", 0xbf8700, false, points(|s| s.counts.rejected as f64)),
-        line(
-            "503",
-            0xd1242f,
-            false,
-            points(|s| s.counts.unavailable as f64),
-        ),
-        line(
-            "errors+dropped",
-            0x000000,
-            true,
-            points(|s| (s.counts.errors() + s.counts.other_status + s.counts.dropped) as f64),
-        ),
+    let series: [Series<SecondSummary>; 7] = [
+        ("target", 0x888888, true, |s| s.target),
+        ("sent", 0x1f6feb, false, |s| s.counts.sent as f64),
+        ("answered", 0x8250df, false, |s| s.counts.answered as f64),
+        ("202", 0x17803d, false, |s| s.counts.accepted as f64),
+        ("4xx", 0xbf8700, false, |s| s.counts.rejected as f64),
+        ("503", 0xd1242f, false, |s| s.counts.unavailable as f64),
+        ("errors+dropped", 0x000000, true, |s| {
+            let c = &s.counts;
+            (c.errors() + c.other_status + c.dropped) as f64
+        }),
     ];
+    let lines = lines(t, |s| s.second as f64, &series);
     let axes = Axes {
         x: seconds(report),
         x_label: "seconds since start",
@@ -181,23 +186,17 @@ pub fn rates(report: &Report) -> String {
 }
 
 pub fn latency(report: &Report) -> String {
-    let timed: Vec<&SecondSummary> = report
-        .timeline
-        .iter()
+    let timed: Vec<SecondSummary> = (report.timeline.iter())
         .filter(|s| s.latency.count > 0)
+        .copied()
         .collect();
-    let points = |f: fn(&Percentiles) -> f64| {
-        timed
-            .iter()
-            .map(|s| (s.second as f64, f(&s.latency)))
-            .collect()
-    };
-    let lines = [
-        line("p50", 0x17803d, false, points(|p| p.p50_ms)),
-        line("p90", 0x1f6feb, false, points(|p| p.p90_ms)),
-        line("p99", 0xbf8700, false, points(|p| p.p99_ms)),
-        line("max", 0xd1242f, false, points(|p| p.max_ms)),
+    let series: [Series<SecondSummary>; 4] = [
+        ("p50", 0x17803d, false, |s| s.latency.p50_ms),
+        ("p90", 0x1f6feb, false, |s| s.latency.p90_ms),
+        ("p99", 0xbf8700, false, |s| s.latency.p99_ms),
+        ("max", 0xd1242f, false, |s| s.latency.max_ms),
     ];
+    let lines = lines(&timed, |s| s.second as f64, &series);
     let range = log_range(
         timed
             .iter()
