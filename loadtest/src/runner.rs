@@ -90,16 +90,22 @@ pub struct LoadConfig {
 
 impl LoadConfig {
     /// The command line's defaults (and `LEADPIPE_LOADTEST_*` variables) for everything
-    /// but the target, without the progress line.
+    /// but the target, without the progress line, and with a seed and run tag of its own
+    /// (clap draws a random default once per process). Panics if such a variable is
+    /// invalid.
     pub fn new(target: Url) -> Self {
         #[derive(clap::Parser)]
         struct Defaults {
             #[command(flatten)]
             config: LoadConfig,
         }
-        let mut config = <Defaults as clap::Parser>::parse_from(["leadpipe-loadtest"]).config;
+        let mut config = <Defaults as clap::Parser>::try_parse_from(["leadpipe-loadtest"])
+            .expect("the LEADPIPE_LOADTEST_* variables are valid")
+            .config;
         config.target = target;
         config.progress = false;
+        config.seed = fastrand::u64(..);
+        config.run_tag = RunLeads::random_tag();
         config
     }
 
@@ -253,5 +259,26 @@ impl LoadRun {
     /// 202s per second, from the start to the last answer.
     pub fn accepted_rate(&self) -> f64 {
         self.measured.totals.accepted as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_made_in_code_has_the_command_lines_defaults() {
+        let config = LoadConfig::new(Url::parse("http://gateway:8080").unwrap());
+        assert_eq!(config.target.as_str(), "http://gateway:8080/");
+        assert_eq!(
+            (config.rate, config.duration, config.ramp_up),
+            (500.0, Duration::from_secs(30), Duration::ZERO)
+        );
+        assert_eq!((config.connections, config.max_backlog), (128, 20_000));
+        assert_eq!(config.request_timeout, Duration::from_secs(10));
+        assert_eq!(config.mix, LeadMix::default());
+        assert!(config.keep_records && !config.progress);
+        let again = LoadConfig::new(config.target.clone());
+        assert_ne!(again.run_tag, config.run_tag, "a fresh tag per run");
     }
 }
