@@ -8,29 +8,21 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{assert_reconciled, reconcile, steady_load};
+use crate::support::{assert_reconciled, load_in_background, pipeline_on_own_broker, reconcile};
 use leadpipe_loadtest::{Class, Outcome};
-use leadpipe_testkit::{shared, Tansu, TestStack, Tuning};
+use leadpipe_testkit::Tuning;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_answers_503_while_the_broker_is_down_and_loses_no_accepted_lead() {
-    let mut broker = Tansu::start().unwrap();
-    let pipeline = TestStack::start(
-        &broker.brokers(),
-        &shared::database_server_url(),
-        Tuning {
-            gateway_env: vec![
-                ("LEADPIPE_KAFKA_IDEMPOTENCE", "false".to_owned()),
-                ("LEADPIPE_KAFKA_DELIVERY_TIMEOUT_MS", "2000".to_owned()),
-            ],
-            ..Tuning::default()
-        },
-    )
+    let (mut broker, pipeline) = pipeline_on_own_broker(Tuning {
+        gateway_env: vec![
+            ("LEADPIPE_KAFKA_IDEMPOTENCE", "false".to_owned()),
+            ("LEADPIPE_KAFKA_DELIVERY_TIMEOUT_MS", "2000".to_owned()),
+        ],
+        ..Tuning::default()
+    })
     .await;
-    let load = tokio::spawn({
-        let config = steady_load(pipeline.target(), 200.0, 18);
-        async move { leadpipe_loadtest::run(&config).await.unwrap() }
-    });
+    let load = load_in_background(&pipeline, 200.0, 18);
 
     tokio::time::sleep(Duration::from_secs(4)).await;
     let killed = Instant::now();

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::support::{assert_reconciled, reconcile, steady_load};
+use crate::support::{assert_reconciled, load_in_background, reconcile};
 use leadpipe_testkit::{PgCluster, Tansu, TestStack, Tuning};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,10 +17,7 @@ async fn leads_accepted_while_the_database_is_down_are_stored_once_it_is_back() 
         .unwrap();
     let server = format!("postgres://postgres@127.0.0.1:{}", cluster.port());
     let pipeline = TestStack::start(&broker.brokers(), &server, Tuning::default()).await;
-    let load = tokio::spawn({
-        let config = steady_load(pipeline.target(), 200.0, 16);
-        async move { leadpipe_loadtest::run(&config).await.unwrap() }
-    });
+    let load = load_in_background(&pipeline, 200.0, 16);
 
     tokio::time::sleep(Duration::from_secs(3)).await;
     let stored_before = pipeline.db.count().await;

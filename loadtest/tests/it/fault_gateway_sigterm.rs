@@ -7,34 +7,27 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{assert_reconciled, reconcile, steady_load};
+use crate::support::{assert_reconciled, load_in_background, pipeline_on_own_broker, reconcile};
 use leadpipe_loadtest::Class;
-use leadpipe_testkit::{shared, Tansu, TestStack, Tuning};
+use leadpipe_testkit::Tuning;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_stopped_under_load_drains_answers_every_request_and_loses_nothing() {
-    let broker = Tansu::start().unwrap();
-    let mut pipeline = TestStack::start(
-        &broker.brokers(),
-        &shared::database_server_url(),
-        Tuning {
-            // A long linger (batches leave once a second) keeps many publishes in flight
-            // when the listener closes.
-            gateway_env: vec![
-                ("LEADPIPE_KAFKA_LINGER_MS", "1000".to_owned()),
-                ("LEADPIPE_DRAIN_SECS", "3".to_owned()),
-                ("LEADPIPE_SHUTDOWN_TIMEOUT_SECS", "10".to_owned()),
-            ],
-            ..Tuning::default()
-        },
-    )
+    // The broker lives as long as `_broker`: to the end of the test.
+    let (_broker, mut pipeline) = pipeline_on_own_broker(Tuning {
+        // A long linger (batches leave once a second) keeps many publishes in flight
+        // when the listener closes.
+        gateway_env: vec![
+            ("LEADPIPE_KAFKA_LINGER_MS", "1000".to_owned()),
+            ("LEADPIPE_DRAIN_SECS", "3".to_owned()),
+            ("LEADPIPE_SHUTDOWN_TIMEOUT_SECS", "10".to_owned()),
+        ],
+        ..Tuning::default()
+    })
     .await;
     // The load ends 1.5 s into the 3 s drain: the load balancer has taken the gateway out
     // by then. Until then requests keep arriving, on old and new connections.
-    let load = tokio::spawn({
-        let config = steady_load(pipeline.target(), 200.0, 6);
-        async move { leadpipe_loadtest::run(&config).await.unwrap() }
-    });
+    let load = load_in_background(&pipeline, 200.0, 6);
 
     tokio::time::sleep(Duration::from_millis(4500)).await;
     let signalled = Instant::now();

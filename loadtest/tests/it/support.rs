@@ -1,11 +1,28 @@
-//! What the load tests share: a steady load for fault tests, and reconciliation of a run
-//! against a pipeline (see `leadpipe_testkit::TestStack`), failing with everything useful.
+//! What the load tests share: a pipeline on a broker of the fault test's own, a steady
+//! load in the background, and reconciliation of a run against a pipeline (see
+//! `leadpipe_testkit::TestStack`), failing with everything useful.
 
 use std::time::Duration;
 
 use leadpipe_loadtest::{LoadConfig, LoadRun, Reconciliation};
-use leadpipe_testkit::TestStack;
+use leadpipe_testkit::{shared, Tansu, TestStack, Tuning};
+use tokio::task::JoinHandle;
 use url::Url;
+
+/// A gateway and a consumer tuned by `tuning`, on a Tansu of the test's own (the test
+/// breaks something) and a database of its own on the shared server.
+pub async fn pipeline_on_own_broker(tuning: Tuning) -> (Tansu, TestStack) {
+    let broker = Tansu::start().unwrap();
+    let pipeline =
+        TestStack::start(&broker.brokers(), &shared::database_server_url(), tuning).await;
+    (broker, pipeline)
+}
+
+/// [`steady_load`] against the pipeline, running in the background.
+pub fn load_in_background(pipeline: &TestStack, rate: f64, seconds: u64) -> JoinHandle<LoadRun> {
+    let config = steady_load(pipeline.target(), rate, seconds);
+    tokio::spawn(async move { leadpipe_loadtest::run(&config).await.unwrap() })
+}
 
 /// A steady, modest load for fault tests: `rate` per second for `seconds`, with the
 /// default mix of invalid leads and resubmissions, every request recorded.
