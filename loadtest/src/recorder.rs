@@ -74,11 +74,20 @@ impl Inner {
         &mut timeline[index]
     }
 
-    fn count(&mut self, outcome: &Outcome) {
+    /// Counts how `record` ended (the totals, its answer's row, the second `at` and its
+    /// `latency` in µs, if timed) and keeps it if asked.
+    fn ended(&mut self, record: RequestRecord, at: Duration, latency: Option<u64>, keep: bool) {
+        let outcome = record.outcome;
+        self.second(at).counts.count(&outcome);
+        if let Some(latency) = latency {
+            let histogram =
+                self.seconds[at.as_secs() as usize].get_or_insert_with(stats::second_histogram);
+            let _ = histogram.record(latency);
+        }
         let measured = &mut self.measured;
-        measured.totals.count(outcome);
+        measured.totals.count(&outcome);
         let (class, status) = (outcome.class(), outcome.status());
-        let code = match *outcome {
+        let code = match outcome {
             Outcome::Rejected { code, .. } | Outcome::Unavailable { code } => Some(code),
             _ => None,
         };
@@ -93,6 +102,9 @@ impl Inner {
                 code,
                 count: 1,
             }),
+        }
+        if keep {
+            measured.records.push(record);
         }
     }
 }
@@ -152,13 +164,8 @@ impl Recorder {
 
     /// The request was dropped because the backlog was full (`record` as planned).
     pub fn dropped(&self, record: RequestRecord) {
-        let mut inner = self.lock();
-        inner.count(&Outcome::Dropped);
-        inner
-            .second(record.intended)
-            .counts
-            .count(&Outcome::Dropped);
-        self.keep(&mut inner, record);
+        self.lock()
+            .ended(record, record.intended, None, self.keep_records);
     }
 
     /// The request planned as `record` went out at `sent` and ended with `outcome` at
@@ -174,7 +181,6 @@ impl Recorder {
         let intended = record.intended;
         let latency = micros(finished.saturating_sub(intended));
         let mut inner = self.lock();
-        inner.count(&outcome);
         let measured = &mut inner.measured;
         measured.last_finished = measured.last_finished.max(finished);
         // A refused connection took no time worth charting; every other ending did.
@@ -195,19 +201,8 @@ impl Recorder {
             };
             answers.count(&outcome);
         }
-        inner.second(finished).counts.count(&outcome);
-        if timed {
-            let index = finished.as_secs() as usize;
-            let histogram = inner.seconds[index].get_or_insert_with(stats::second_histogram);
-            let _ = histogram.record(latency);
-        }
-        self.keep(&mut inner, record);
-    }
-
-    fn keep(&self, inner: &mut Inner, record: RequestRecord) {
-        if self.keep_records {
-            inner.measured.records.push(record);
-        }
+        let timed_latency = timed.then_some(latency);
+        inner.ended(record, finished, timed_latency, self.keep_records);
     }
 
     /// The totals so far, and the p99 of the latencies so far in milliseconds.

@@ -154,6 +154,14 @@ impl InvalidAnswers {
         }
     }
 
+    /// The other answers as the reports print them: `422 validation_failed ×3, …`.
+    pub fn other_text(&self) -> String {
+        let other: Vec<String> = (self.other.iter())
+            .map(|(label, n)| format!("{label} ×{n}"))
+            .collect();
+        other.join(", ")
+    }
+
     /// Counts one answer to a lead of this kind.
     pub fn count(&mut self, outcome: &Outcome) {
         self.sent += 1;

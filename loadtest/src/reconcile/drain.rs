@@ -63,6 +63,16 @@ pub struct Drain {
     pub last_error: Option<String>,
 }
 
+impl Drain {
+    /// The last lag seen, as the reports print it: `0 over 12 partitions`, or `not read`.
+    pub fn lag_text(&self) -> String {
+        match (self.last_lag, self.lag_partitions) {
+            (Some(lag), Some(partitions)) => format!("{lag} over {partitions} partitions"),
+            _ => "not read".to_owned(),
+        }
+    }
+}
+
 /// Lag of the partitions a consumer reports in a Prometheus text page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lag {

@@ -70,12 +70,11 @@ fn invalid_table(report: &Report) -> Markup {
                 th.n { "accepted" } th { "other answers" }
             }
             @for invalid in &report.invalid {
-                @let other: Vec<String> = invalid.other.iter().map(|(label, n)| format!("{label} ×{n}")).collect();
                 tr {
                     td { (invalid.kind.as_str()) } td { (invalid.expected) }
                     td.n { (invalid.sent) } td.n { (invalid.as_expected) }
                     td.n.bad[invalid.accepted > 0] { (invalid.accepted) }
-                    td { (other.join(", ")) }
+                    td { (invalid.other_text()) }
                 }
             }
         }
@@ -84,17 +83,13 @@ fn invalid_table(report: &Report) -> Markup {
 
 fn reconciliation_section(r: &Reconciliation) -> Markup {
     let f = &r.findings;
-    let lag = match (r.drain.last_lag, r.drain.lag_partitions) {
-        (Some(lag), Some(partitions)) => format!("{lag} over {partitions} partitions"),
-        _ => "not read".to_owned(),
-    };
     let missing: Vec<String> = f.missing_sample.iter().map(ToString::to_string).collect();
     let rows: [(&str, String); 10] = [
         (
             "drain",
             format!("{:?} after {:.1} s", r.drain.end, r.drain.waited_secs),
         ),
-        ("consumer lag at the end", lag),
+        ("consumer lag at the end", r.drain.lag_text()),
         ("rows in the run's campaigns", f.rows_in_run.to_string()),
         ("leads resubmitted", f.resubmitted_leads.to_string()),
         (

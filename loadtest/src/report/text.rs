@@ -113,17 +113,12 @@ pub fn summary(report: &Report) -> String {
             "invalid leads   {sent} sent, {as_expected} answered as documented, {accepted} accepted"
         );
         for invalid in report.invalid.iter().filter(|i| !i.other.is_empty()) {
-            let others: Vec<String> = invalid
-                .other
-                .iter()
-                .map(|(label, n)| format!("{label} ×{n}"))
-                .collect();
             let _ = writeln!(
                 out,
                 "  {:<22} expected {}; also got {}",
                 invalid.kind.as_str(),
                 invalid.expected,
-                others.join(", ")
+                invalid.other_text()
             );
         }
     }
@@ -153,10 +148,7 @@ pub fn reconciliation_summary(r: &Reconciliation) -> String {
         DrainEnd::Settled => "row count settled",
         DrainEnd::TimedOut => "TIMED OUT waiting",
     };
-    let lag = match (r.drain.last_lag, r.drain.lag_partitions) {
-        (Some(lag), Some(partitions)) => format!("{lag} over {partitions} partitions"),
-        _ => "not read".to_owned(),
-    };
+    let lag = r.drain.lag_text();
     let _ = writeln!(
         out,
         "\nreconciliation  drain: {drain} after {:.1} s (consumer lag {lag}, rows in run {})",
