@@ -5,10 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use url::Url;
 
 use crate::reconcile::DrainOptions;
-use crate::runner::{duration, LoadConfig};
+use crate::runner::LoadConfig;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -40,34 +39,20 @@ pub struct Options {
     #[arg(long, env = "LEADPIPE_LOADTEST_VERIFY_DB")]
     pub verify_db: Option<String>,
 
-    /// The consumer's metrics URL (e.g. http://127.0.0.1:9091/metrics): before
-    /// reconciling, also wait for the group lag of every partition (`leadpipe_consumer_group_lag`) to reach 0.
-    #[arg(long, env = "LEADPIPE_LOADTEST_CONSUMER_METRICS")]
-    pub consumer_metrics: Option<Url>,
-
-    /// Longest wait for the consumer to drain before reconciling.
-    #[arg(long, env = "LEADPIPE_LOADTEST_DRAIN_TIMEOUT", default_value = "120s", value_parser = duration)]
-    pub drain_timeout: Duration,
-
-    /// A stored-row count unchanged this long ends the drain wait early.
-    #[arg(long, env = "LEADPIPE_LOADTEST_SETTLE", default_value = "10s", value_parser = duration)]
-    pub settle: Duration,
+    #[command(flatten)]
+    pub drain: DrainOptions,
 }
 
-impl Options {
-    /// The run's configuration; requests are recorded when the run is reconciled.
-    pub fn load_config(&self) -> LoadConfig {
-        let mut config = self.run.clone();
-        config.keep_records = self.verify_db.is_some();
-        config
-    }
+/// A duration as people write it: `30s`, `2m`, `1h 30m`.
+pub(crate) fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
+    humantime::parse_duration(text)
+}
 
-    pub fn drain_options(&self) -> DrainOptions {
-        DrainOptions {
-            consumer_metrics: self.consumer_metrics.clone(),
-            timeout: self.drain_timeout,
-            settle: self.settle,
-            ..DrainOptions::default()
-        }
-    }
+/// `T`'s options as the command line would give them without arguments: the defaults,
+/// or the `LEADPIPE_LOADTEST_*` variables. Panics if such a variable is invalid.
+pub(crate) fn defaults<T: clap::Args>() -> T {
+    let command = T::augment_args(clap::Command::new("leadpipe-loadtest"));
+    let matches = command.try_get_matches_from(["leadpipe-loadtest"]);
+    let matches = matches.expect("the LEADPIPE_LOADTEST_* variables are valid");
+    T::from_arg_matches(&matches).expect("options read")
 }

@@ -10,7 +10,7 @@ use url::Url;
 use uuid::Uuid;
 
 use crate::generator::PlannedRequest;
-use crate::outcome::{known_code, Outcome};
+use crate::outcome::{problem_code, Outcome};
 
 pub struct LeadClient {
     http: reqwest::Client,
@@ -48,10 +48,6 @@ impl LeadClient {
         })
     }
 
-    pub fn endpoint(&self) -> &Url {
-        &self.endpoint
-    }
-
     pub async fn send(&self, request: &PlannedRequest) -> Outcome {
         let mut builder = self
             .http
@@ -61,14 +57,13 @@ impl LeadClient {
         if let Some(key) = &request.idempotency_key {
             builder = builder.header("Idempotency-Key", key);
         }
-        match builder.send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                match response.bytes().await {
-                    Ok(body) => classify(status, &body),
-                    Err(error) => transport(&error),
-                }
-            }
+        let answer = async {
+            let response = builder.send().await?;
+            let status = response.status().as_u16();
+            Ok((status, response.bytes().await?))
+        };
+        match answer.await {
+            Ok((status, body)) => classify(status, &body),
             Err(error) => transport(&error),
         }
     }
@@ -86,7 +81,7 @@ pub fn endpoint(target: &Url) -> Url {
 pub fn classify(status: u16, body: &[u8]) -> Outcome {
     let code = || {
         serde_json::from_slice::<ProblemBody>(body)
-            .map(|p| known_code(&p.code))
+            .map(|p| problem_code(&p.code))
             .unwrap_or("unrecognised")
     };
     match status {

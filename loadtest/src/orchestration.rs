@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use crate::cli::Options;
 use crate::reconcile;
 use crate::report::{self, text, Report};
-use crate::runner;
+use crate::runner::{self, LoadConfig};
 
 /// Exit code when reconciliation found a gap.
 pub const EXIT_GAPS: u8 = 1;
@@ -16,7 +16,12 @@ pub const EXIT_ERROR: u8 = 2;
 
 /// Runs the load, reconciles if asked, prints the summary and writes the reports.
 pub async fn run(options: Options) -> ExitCode {
-    let config = options.load_config();
+    // Requests are recorded when the run is reconciled.
+    let keep_records = options.verify_db.is_some();
+    let config = LoadConfig {
+        keep_records,
+        ..options.run.clone()
+    };
     eprintln!(
         "leadpipe-loadtest: {} requests/s for {} s to {} (run {}, seed {})",
         config.rate,
@@ -33,36 +38,27 @@ pub async fn run(options: Options) -> ExitCode {
         }
     };
     let mut status = ExitCode::SUCCESS;
-    let reconciliation = match &options.verify_db {
-        None => None,
-        Some(url) => {
-            eprintln!(
-                "leadpipe-loadtest: sending done; waiting for the consumer to drain (up to {} s), then reconciling",
-                options.drain_timeout.as_secs_f64()
-            );
-            match reconcile::reconcile(url, &run, &options.drain_options()).await {
-                Ok(reconciliation) => {
-                    if !reconciliation.is_clean() {
-                        status = ExitCode::from(EXIT_GAPS);
-                    }
-                    Some(reconciliation)
-                }
-                Err(error) => {
-                    eprintln!("leadpipe-loadtest: reconciliation failed: {error}");
-                    status = ExitCode::from(EXIT_ERROR);
-                    None
-                }
+    let mut reconciliation = None;
+    if let Some(url) = &options.verify_db {
+        eprintln!(
+            "leadpipe-loadtest: sending done; waiting for the consumer to drain (up to {} s), then reconciling",
+            options.drain.timeout.as_secs_f64()
+        );
+        match reconcile::reconcile(url, &run, &options.drain).await {
+            Ok(done) if !done.is_clean() => {
+                (status, reconciliation) = (EXIT_GAPS.into(), Some(done))
+            }
+            Ok(done) => reconciliation = Some(done),
+            Err(error) => {
+                eprintln!("leadpipe-loadtest: reconciliation failed: {error}");
+                status = ExitCode::from(EXIT_ERROR);
             }
         }
-    };
+    }
     let report = Report::new(&run, reconciliation);
     println!("{}", text::summary(&report));
     match report::write(&options.report_dir, &report) {
-        Ok(written) => println!(
-            "reports: {} and {}",
-            written.json.display(),
-            written.html.display()
-        ),
+        Ok([json, html]) => println!("reports: {} and {}", json.display(), html.display()),
         Err(error) => {
             eprintln!("leadpipe-loadtest: {error}");
             status = ExitCode::from(EXIT_ERROR);

@@ -1,5 +1,6 @@
 //! What became of one request, and how outcomes are grouped for the summary.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -7,37 +8,34 @@ use uuid::Uuid;
 
 use crate::generator::{LeadKind, PlannedRequest};
 
-/// The problem `code`s the gateway answers with. Kept as `&'static str` so an outcome is
-/// `Copy`; a code the gateway does not document shows up as `unrecognised`.
-pub const KNOWN_CODES: &[&str] = &[
-    "malformed_json",
-    "unreadable_body",
-    "invalid_idempotency_key",
-    "payload_too_large",
-    "unsupported_media_type",
-    "unsupported_encoding",
-    "consent_required",
-    "validation_failed",
-    "rate_limited",
-    "captcha_failed",
-    "captcha_unavailable",
-    "overloaded",
-    "broker_unavailable",
-    "not_ready",
-    "not_found",
-    "method_not_allowed",
-];
+/// Most distinct problem codes a run keeps; any further one counts as `unrecognised`.
+const MAX_CODES: usize = 64;
 
-pub fn known_code(code: &str) -> &'static str {
-    KNOWN_CODES
-        .iter()
-        .find(|known| **known == code)
-        .copied()
-        .unwrap_or("unrecognised")
+/// A problem `code` as a `&'static str`, so an outcome stays `Copy`: each distinct code
+/// the gateway answers with is kept once. Anything but a short snake_case word (a broken
+/// answer), or a code beyond the first [`MAX_CODES`], is `unrecognised`.
+pub fn problem_code(code: &str) -> &'static str {
+    static CODES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut codes = CODES.lock().unwrap_or_else(PoisonError::into_inner);
+    let word =
+        (1..=48).contains(&code.len()) && code.bytes().all(|b| matches!(b, b'a'..=b'z' | b'_'));
+    match codes.iter().copied().find(|known| *known == code) {
+        Some(known) => known,
+        None if !word || codes.len() >= MAX_CODES => "unrecognised",
+        None => {
+            codes.push(Box::leak(code.into()));
+            codes[codes.len() - 1]
+        }
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// How a request ended. Its [`Class`] (`Class::from(&outcome)`, in summary order,
+/// `Class::VARIANTS` for all) groups outcomes the way the summary counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::EnumDiscriminants)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
+#[strum_discriminants(name(Class), vis(pub))]
+#[strum_discriminants(derive(Hash, PartialOrd, Ord, Serialize, strum::VariantArray))]
+#[strum_discriminants(serde(rename_all = "snake_case"))]
 pub enum Outcome {
     /// `202` with the lead's id.
     Accepted { id: Uuid },
@@ -58,32 +56,9 @@ pub enum Outcome {
     Dropped,
 }
 
-/// Outcomes grouped the way the summary counts them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Class {
-    Accepted,
-    Rejected,
-    Unavailable,
-    OtherStatus,
-    ConnectFailed,
-    TimedOut,
-    Transport,
-    Dropped,
-}
-
 impl Outcome {
     pub fn class(&self) -> Class {
-        match self {
-            Self::Accepted { .. } => Class::Accepted,
-            Self::Rejected { .. } => Class::Rejected,
-            Self::Unavailable { .. } => Class::Unavailable,
-            Self::OtherStatus { .. } => Class::OtherStatus,
-            Self::ConnectFailed => Class::ConnectFailed,
-            Self::TimedOut => Class::TimedOut,
-            Self::Transport => Class::Transport,
-            Self::Dropped => Class::Dropped,
-        }
+        self.into()
     }
 
     /// The row of the summary table this outcome is counted in.
@@ -179,19 +154,29 @@ mod tests {
         assert_eq!(
             Outcome::Rejected {
                 status: 422,
-                code: known_code("consent_required")
+                code: problem_code("consent_required")
             }
             .label(),
             "422 consent_required"
         );
         assert_eq!(
             Outcome::Unavailable {
-                code: known_code("broker_unavailable")
+                code: problem_code("broker_unavailable")
             }
             .label(),
             "503 broker_unavailable"
         );
-        assert_eq!(known_code("something_new"), "unrecognised");
+        let new = problem_code("something_new");
+        assert_eq!(
+            new, "something_new",
+            "a code the gateway adds is counted under its name"
+        );
+        assert!(
+            std::ptr::eq(new, problem_code("something_new")),
+            "and kept once"
+        );
+        assert_eq!(problem_code("<html>Bad Gateway"), "unrecognised");
+        assert_eq!(problem_code(""), "unrecognised");
     }
 
     #[test]

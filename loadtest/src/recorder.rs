@@ -3,12 +3,13 @@
 //! reconciliation and the tests read it. The progress line takes the totals and the p99
 //! so far once a second.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::generator::LeadKind;
+use crate::generator::{InvalidKind, LeadKind};
 use crate::outcome::{Class, Outcome, RequestRecord};
 use crate::schedule::Schedule;
 use crate::stats::{
@@ -27,9 +28,9 @@ pub struct Measured {
     pub queue: Histogram<u64>,
     pub totals: Totals,
     /// One row per distinct answer, in [`Class`] order.
-    pub outcomes: Vec<OutcomeCount>,
-    /// How each kind of invalid lead was answered, in kind order.
-    pub invalid: Vec<InvalidAnswers>,
+    pub outcomes: BTreeMap<OutcomeKey, OutcomeCount>,
+    /// How each kind of invalid lead was answered.
+    pub invalid: BTreeMap<InvalidKind, InvalidAnswers>,
     pub timeline: Vec<SecondSummary>,
     /// Every request, if the run kept them.
     pub records: Vec<RequestRecord>,
@@ -47,8 +48,8 @@ impl Measured {
             dispatch: stats::histogram(),
             queue: stats::histogram(),
             totals: Totals::default(),
-            outcomes: Vec::new(),
-            invalid: Vec::new(),
+            outcomes: BTreeMap::new(),
+            invalid: BTreeMap::new(),
             timeline: Vec::new(),
             records: Vec::with_capacity(records),
             last_finished: Duration::ZERO,
@@ -57,6 +58,9 @@ impl Measured {
     }
 }
 
+/// A row of the outcome table: class, status and problem code.
+pub type OutcomeKey = (Class, Option<u16>, Option<&'static str>);
+
 struct Inner {
     measured: Measured,
     /// The latencies of each second of the timeline.
@@ -64,6 +68,13 @@ struct Inner {
 }
 
 impl Inner {
+    fn new(records: usize) -> Self {
+        Self {
+            measured: Measured::new(records),
+            seconds: Vec::new(),
+        }
+    }
+
     fn second(&mut self, at: Duration) -> &mut SecondSummary {
         let index = at.as_secs() as usize;
         let timeline = &mut self.measured.timeline;
@@ -84,27 +95,30 @@ impl Inner {
                 self.seconds[at.as_secs() as usize].get_or_insert_with(stats::second_histogram);
             let _ = histogram.record(latency);
         }
-        let measured = &mut self.measured;
-        measured.totals.count(&outcome);
+        self.measured.totals.count(&outcome);
         let (class, status) = (outcome.class(), outcome.status());
         let code = match outcome {
             Outcome::Rejected { code, .. } | Outcome::Unavailable { code } => Some(code),
             _ => None,
         };
-        let row = (measured.outcomes.iter_mut())
-            .find(|o| (o.class, o.status, o.code) == (class, status, code));
-        match row {
-            Some(row) => row.count += 1,
-            None => measured.outcomes.push(OutcomeCount {
-                label: outcome.label(),
-                class,
-                status,
-                code,
-                count: 1,
-            }),
+        let row = self.measured.outcomes.entry((class, status, code));
+        (row.or_insert_with(|| OutcomeCount {
+            label: outcome.label(),
+            class,
+            status,
+            code,
+            count: 0,
+        }))
+        .count += 1;
+        // A dropped invalid lead was never sent, so it has no answer to tally.
+        if let (LeadKind::Invalid(kind), false) = (record.kind, class == Class::Dropped) {
+            let answers = self.measured.invalid.entry(kind);
+            answers
+                .or_insert_with(|| InvalidAnswers::new(kind))
+                .count(&outcome);
         }
         if keep {
-            measured.records.push(record);
+            self.measured.records.push(record);
         }
     }
 }
@@ -116,19 +130,11 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(keep_records: bool, expected_requests: u64) -> Self {
-        let capacity = if keep_records {
-            usize::try_from(expected_requests)
-                .unwrap_or(0)
-                .min(10_000_000)
-        } else {
-            0
-        };
+        let capacity = keep_records.then(|| expected_requests.min(10_000_000) as usize);
+        let capacity = capacity.unwrap_or(0);
         Self {
             keep_records,
-            inner: Mutex::new(Inner {
-                measured: Measured::new(capacity),
-                seconds: Vec::new(),
-            }),
+            inner: Mutex::new(Inner::new(capacity)),
         }
     }
 
@@ -191,16 +197,6 @@ impl Recorder {
                 .service
                 .record(micros(finished.saturating_sub(sent)));
         }
-        if let LeadKind::Invalid(kind) = record.kind {
-            let answers = match measured.invalid.iter().position(|a| a.kind == kind) {
-                Some(index) => &mut measured.invalid[index],
-                None => {
-                    measured.invalid.push(InvalidAnswers::new(kind));
-                    measured.invalid.last_mut().expect("just pushed")
-                }
-            };
-            answers.count(&outcome);
-        }
         let timed_latency = timed.then_some(latency);
         inner.ended(record, finished, timed_latency, self.keep_records);
     }
@@ -212,21 +208,11 @@ impl Recorder {
         (inner.measured.totals, p99)
     }
 
-    /// Takes everything recorded so far (the recorder starts over empty): the outcomes
-    /// and invalid kinds sorted, each second with its target and latency percentiles.
+    /// Takes everything recorded so far (the recorder starts over empty), each second
+    /// with its target and latency percentiles.
     pub fn finish(&self, schedule: &Schedule) -> Measured {
-        let inner = std::mem::replace(
-            &mut *self.lock(),
-            Inner {
-                measured: Measured::new(0),
-                seconds: Vec::new(),
-            },
-        );
+        let inner = std::mem::replace(&mut *self.lock(), Inner::new(0));
         let mut measured = inner.measured;
-        measured
-            .outcomes
-            .sort_by_key(|o| (o.class, o.status, o.code));
-        measured.invalid.sort_by_key(|a| a.kind);
         for (index, (second, latency)) in
             measured.timeline.iter_mut().zip(&inner.seconds).enumerate()
         {
@@ -299,7 +285,9 @@ mod tests {
         assert_eq!(measured.totals.answered, 2);
         assert_eq!(measured.records.len(), 2);
         assert_eq!(measured.records[1].latency(), ms(310));
-        let labels: Vec<_> = measured.outcomes.iter().map(|o| o.label.as_str()).collect();
+        let labels: Vec<_> = (measured.outcomes.values())
+            .map(|o| o.label.as_str())
+            .collect();
         assert_eq!(labels, ["202 accepted", "503 broker_unavailable"]);
         assert_eq!(measured.timeline.len(), 1);
         assert_eq!(measured.timeline[0].counts.scheduled, 2);
@@ -326,7 +314,7 @@ mod tests {
         }
         let measured = recorder.finish(&schedule);
         assert!(measured.records.is_empty(), "records kept only on request");
-        let answers = &measured.invalid[0];
+        let answers = &measured.invalid[&InvalidKind::BadEmail];
         assert_eq!(answers.kind, InvalidKind::BadEmail);
         assert_eq!(answers.expected, "422 validation_failed");
         assert_eq!(

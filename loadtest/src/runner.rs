@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 use url::Url;
 
+use crate::cli::{defaults, duration};
 use crate::client::LeadClient;
 use crate::generator::{Generator, LeadMix, RunLeads};
 use crate::outcome::RequestRecord;
@@ -23,14 +24,15 @@ use crate::progress::Progress;
 use crate::recorder::{Measured, Recorder};
 use crate::schedule::Schedule;
 
-/// A duration as people write it: `30s`, `2m`, `1h 30m`.
-pub(crate) fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
-    humantime::parse_duration(text)
+/// Seconds, as the report gives durations.
+fn secs<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(duration.as_secs_f64())
 }
 
 /// Everything a run needs to know: the command line's options of the run itself, each
-/// also read from a `LEADPIPE_LOADTEST_*` variable, each with a default.
-#[derive(Debug, Clone, clap::Args)]
+/// also read from a `LEADPIPE_LOADTEST_*` variable, each with a default. The report
+/// carries it as `config`, durations in seconds.
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
 pub struct LoadConfig {
     /// Base URL of the gateway; leads are posted to <TARGET>/v1/leads.
     #[arg(
@@ -46,10 +48,12 @@ pub struct LoadConfig {
 
     /// How long to send, e.g. `30s`, `2m`.
     #[arg(long, env = "LEADPIPE_LOADTEST_DURATION", default_value = "30s", value_parser = duration)]
+    #[serde(rename = "duration_secs", serialize_with = "secs")]
     pub duration: Duration,
 
     /// Time to rise linearly from 0 to the rate (part of the duration), e.g. `5s`.
     #[arg(long, env = "LEADPIPE_LOADTEST_RAMP_UP", default_value = "0s", value_parser = duration)]
+    #[serde(rename = "ramp_up_secs", serialize_with = "secs")]
     pub ramp_up: Duration,
 
     /// Concurrent requests, and so connections, at most. Requests due while all are busy
@@ -64,6 +68,7 @@ pub struct LoadConfig {
 
     /// How long one request may take before it counts as timed out.
     #[arg(long, env = "LEADPIPE_LOADTEST_REQUEST_TIMEOUT", default_value = "10s", value_parser = duration)]
+    #[serde(rename = "request_timeout_secs", serialize_with = "secs")]
     pub request_timeout: Duration,
 
     #[command(flatten)]
@@ -76,15 +81,18 @@ pub struct LoadConfig {
     /// Tag of this run: prefixes its campaigns and keys (random `lt-xxxxxxxx` if not
     /// given). Letters, digits and dashes, at most 24.
     #[arg(long, env = "LEADPIPE_LOADTEST_RUN_TAG", default_value_t = RunLeads::random_tag(), hide_default_value = true)]
+    #[serde(skip)]
     pub run_tag: String,
 
     /// Print a progress line every second on stderr.
     #[arg(long, env = "LEADPIPE_LOADTEST_PROGRESS", default_value_t = true, action = clap::ArgAction::Set)]
+    #[serde(skip)]
     pub progress: bool,
 
     /// Keep a record of every request (needed for reconciliation; costs ~100 bytes
     /// each); set when the run is reconciled.
     #[arg(skip = true)]
+    #[serde(skip)]
     pub keep_records: bool,
 }
 
@@ -94,19 +102,13 @@ impl LoadConfig {
     /// (clap draws a random default once per process). Panics if such a variable is
     /// invalid.
     pub fn new(target: Url) -> Self {
-        #[derive(clap::Parser)]
-        struct Defaults {
-            #[command(flatten)]
-            config: LoadConfig,
+        Self {
+            target,
+            progress: false,
+            seed: fastrand::u64(..),
+            run_tag: RunLeads::random_tag(),
+            ..defaults()
         }
-        let mut config = <Defaults as clap::Parser>::try_parse_from(["leadpipe-loadtest"])
-            .expect("the LEADPIPE_LOADTEST_* variables are valid")
-            .config;
-        config.target = target;
-        config.progress = false;
-        config.seed = fastrand::u64(..);
-        config.run_tag = RunLeads::random_tag();
-        config
     }
 
     pub fn schedule(&self) -> Schedule {
@@ -114,24 +116,21 @@ impl LoadConfig {
     }
 
     fn check(&self) -> Result<RunLeads, LoadError> {
-        let invalid = |reason: String| Err(LoadError::Config(reason));
-        if !(self.rate.is_finite() && self.rate > 0.0) {
-            return invalid(format!("rate must be a positive number, not {}", self.rate));
-        }
-        if self.duration.is_zero() {
-            return invalid("duration must be longer than zero".to_owned());
-        }
-        if self.connections == 0 {
-            return invalid("at least one connection is needed".to_owned());
-        }
-        if self.request_timeout.is_zero() {
-            return invalid("the request timeout must be longer than zero".to_owned());
-        }
-        if !matches!(self.target.scheme(), "http" | "https") {
-            return invalid(format!("target {} is not an http(s) URL", self.target));
-        }
-        self.mix.check().map_err(LoadError::Config)?;
-        RunLeads::new(&self.run_tag).map_err(LoadError::Config)
+        let problem = if !(self.rate.is_finite() && self.rate > 0.0) {
+            format!("rate must be a positive number, not {}", self.rate)
+        } else if self.duration.is_zero() {
+            "duration must be longer than zero".to_owned()
+        } else if self.request_timeout.is_zero() {
+            "the request timeout must be longer than zero".to_owned()
+        } else if self.connections == 0 {
+            "at least one connection is needed".to_owned()
+        } else if !matches!(self.target.scheme(), "http" | "https") {
+            format!("target {} is not an http(s) URL", self.target)
+        } else {
+            self.mix.check().map_err(LoadError::Config)?;
+            return RunLeads::new(&self.run_tag).map_err(LoadError::Config);
+        };
+        Err(LoadError::Config(problem))
     }
 }
 
@@ -244,21 +243,6 @@ impl LoadRun {
     /// Offset from the start of the run of an instant a test observed.
     pub fn offset_of(&self, instant: std::time::Instant) -> Duration {
         instant.saturating_duration_since(self.started)
-    }
-
-    /// Requests sent per second over the scheduled duration.
-    pub fn sent_rate(&self) -> f64 {
-        self.measured.totals.sent as f64 / self.config.duration.as_secs_f64()
-    }
-
-    /// Answers (any status) per second, from the start to the last answer.
-    pub fn answered_rate(&self) -> f64 {
-        self.measured.totals.answered as f64 / self.elapsed.as_secs_f64()
-    }
-
-    /// 202s per second, from the start to the last answer.
-    pub fn accepted_rate(&self) -> f64 {
-        self.measured.totals.accepted as f64 / self.elapsed.as_secs_f64()
     }
 }
 

@@ -27,17 +27,10 @@ impl Schedule {
         }
     }
 
-    pub fn rate(&self) -> f64 {
-        self.rate
-    }
-
-    pub fn duration(&self) -> Duration {
-        self.duration
-    }
-
-    /// How many requests fall due before the end of the run.
+    /// How many requests fall due before the end of the run: `N(duration)`, rounded up.
     pub fn count(&self) -> u64 {
-        let due = self.cumulative(self.duration.as_secs_f64());
+        let (duration, ramp) = (self.duration.as_secs_f64(), self.ramp_up.as_secs_f64());
+        let due = self.rate * (duration - ramp / 2.0);
         // Requests 0..count are due at or before `N⁻¹(count-1) < duration`; guard the
         // floating-point edge where `due` is a whole number.
         let mut count = due.ceil().max(0.0) as u64;
@@ -45,18 +38,6 @@ impl Schedule {
             count -= 1;
         }
         count
-    }
-
-    /// How many requests are due in `[0, t)`: the integral of the rate.
-    fn cumulative(&self, t: f64) -> f64 {
-        let ramp = self.ramp_up.as_secs_f64();
-        if t <= 0.0 || self.rate <= 0.0 {
-            0.0
-        } else if t < ramp {
-            self.rate * t * t / (2.0 * ramp)
-        } else {
-            self.rate * ramp / 2.0 + self.rate * (t - ramp)
-        }
     }
 
     /// When request `n` (from 0) is due, counted from the start of the run.

@@ -1,6 +1,8 @@
 //! The numbers a run produces: latency histograms (HDR, microseconds), outcome counts,
 //! and the per-second timeline the charts are drawn from.
 
+use std::collections::BTreeMap;
+
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -22,9 +24,8 @@ pub fn second_histogram() -> Histogram<u32> {
 }
 
 pub fn micros(duration: std::time::Duration) -> u64 {
-    u64::try_from(duration.as_micros())
-        .unwrap_or(MAX_MICROS)
-        .clamp(1, MAX_MICROS)
+    let micros = u64::try_from(duration.as_micros()).unwrap_or(MAX_MICROS);
+    micros.clamp(1, MAX_MICROS)
 }
 
 fn ms(micros: u64) -> f64 {
@@ -60,18 +61,25 @@ impl Percentiles {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SpectrumPoint {
+    pub percentile: f64,
+    pub latency_ms: f64,
+}
+
 /// Latency at percentiles from 0 to 99.999, for the HDR percentile-distribution chart.
-pub fn spectrum(histogram: &Histogram<u64>) -> Vec<(f64, f64)> {
-    if histogram.is_empty() {
-        return Vec::new();
-    }
+pub fn spectrum(histogram: &Histogram<u64>) -> Vec<SpectrumPoint> {
     const POINTS: &[f64] = &[
         0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.999, 100.0,
     ];
-    POINTS
-        .iter()
-        .map(|&p| (p, ms(histogram.value_at_quantile(p / 100.0))))
-        .collect()
+    let at = |percentile: f64| SpectrumPoint {
+        percentile,
+        latency_ms: ms(histogram.value_at_quantile(percentile / 100.0)),
+    };
+    match histogram.is_empty() {
+        true => Vec::new(),
+        false => POINTS.iter().map(|&p| at(p)).collect(),
+    }
 }
 
 /// How many requests ended each way.
@@ -138,19 +146,19 @@ pub struct InvalidAnswers {
     /// Answered 202: the gateway took a lead it must refuse.
     pub accepted: u64,
     /// Every other answer, by label.
-    pub other: Vec<(String, u64)>,
+    pub other: BTreeMap<String, u64>,
 }
 
 impl InvalidAnswers {
     pub fn new(kind: InvalidKind) -> Self {
-        let expected = kind.expected();
+        let (status, code) = kind.expected();
         Self {
             kind,
-            expected: format!("{} {}", expected.status, expected.code),
+            expected: format!("{status} {code}"),
             sent: 0,
             as_expected: 0,
             accepted: 0,
-            other: Vec::new(),
+            other: BTreeMap::new(),
         }
     }
 
@@ -165,17 +173,10 @@ impl InvalidAnswers {
     /// Counts one answer to a lead of this kind.
     pub fn count(&mut self, outcome: &Outcome) {
         self.sent += 1;
-        if outcome.class() == Class::Accepted {
-            self.accepted += 1;
-        }
-        let label = outcome.label();
-        if label == self.expected {
-            self.as_expected += 1;
-            return;
-        }
-        match self.other.binary_search_by(|(other, _)| other.cmp(&label)) {
-            Ok(index) => self.other[index].1 += 1,
-            Err(index) => self.other.insert(index, (label, 1)),
+        self.accepted += u64::from(outcome.class() == Class::Accepted);
+        match outcome.label() {
+            label if label == self.expected => self.as_expected += 1,
+            label => *self.other.entry(label).or_default() += 1,
         }
     }
 }

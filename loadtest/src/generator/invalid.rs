@@ -5,9 +5,25 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-/// A way of getting a lead wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+use super::{LeadKind, PlannedRequest};
+
+/// A way of getting a lead wrong. `InvalidKind::VARIANTS` lists them all; a kind's name
+/// (`<&str>::from(kind)`) is its serde name.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum InvalidKind {
     /// The body is cut off mid-JSON.
     MalformedJson,
@@ -41,62 +57,21 @@ pub enum InvalidKind {
     BadPageUrl,
 }
 
-/// What the gateway answers to an invalid lead: status and problem `code`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExpectedAnswer {
-    pub status: u16,
-    pub code: &'static str,
-}
-
 impl InvalidKind {
-    pub const ALL: [InvalidKind; 15] = [
-        Self::MalformedJson,
-        Self::BadIdempotencyKey,
-        Self::WrongContentType,
-        Self::TooLarge,
-        Self::MissingField,
-        Self::WrongType,
-        Self::EmptyName,
-        Self::CampaignTooLong,
-        Self::ControlCharacters,
-        Self::BadEmail,
-        Self::UnknownCallingCode,
-        Self::BadPhoneNumber,
-        Self::NoConsent,
-        Self::UnknownField,
-        Self::BadPageUrl,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::MalformedJson => "malformed_json",
-            Self::BadIdempotencyKey => "bad_idempotency_key",
-            Self::WrongContentType => "wrong_content_type",
-            Self::TooLarge => "too_large",
-            Self::MissingField => "missing_field",
-            Self::WrongType => "wrong_type",
-            Self::EmptyName => "empty_name",
-            Self::CampaignTooLong => "campaign_too_long",
-            Self::ControlCharacters => "control_characters",
-            Self::BadEmail => "bad_email",
-            Self::UnknownCallingCode => "unknown_calling_code",
-            Self::BadPhoneNumber => "bad_phone_number",
-            Self::NoConsent => "no_consent",
-            Self::UnknownField => "unknown_field",
-            Self::BadPageUrl => "bad_page_url",
-        }
+        self.into()
     }
 
-    pub fn expected(self) -> ExpectedAnswer {
-        let (status, code) = match self {
+    /// What the gateway answers: status and problem `code`.
+    pub fn expected(self) -> (u16, &'static str) {
+        match self {
             Self::MalformedJson => (400, "malformed_json"),
             Self::BadIdempotencyKey => (400, "invalid_idempotency_key"),
             Self::WrongContentType => (415, "unsupported_media_type"),
             Self::TooLarge => (413, "payload_too_large"),
             Self::NoConsent => (422, "consent_required"),
             _ => (422, "validation_failed"),
-        };
-        ExpectedAnswer { status, code }
+        }
     }
 
     /// For the 422s: the field the gateway names, and its field error code.
@@ -118,59 +93,47 @@ impl InvalidKind {
     }
 }
 
-/// What goes on the wire for an invalid lead.
-pub(crate) struct Corrupted {
-    pub body: Vec<u8>,
-    pub content_type: &'static str,
-    pub idempotency_key: Option<String>,
-}
-
-/// Spoils a valid lead (as JSON) in the way `kind` describes. `campaign_too_long` is the
-/// run's over-long campaign, so even that lead stays findable by campaign.
-pub(crate) fn corrupt(kind: InvalidKind, mut lead: Value, campaign_too_long: &str) -> Corrupted {
-    let mut content_type = "application/json";
-    let mut idempotency_key = None;
-    let field = |lead: &mut Value, name: &str, value: Value| {
-        if let Some(object) = lead.as_object_mut() {
-            object.insert(name.to_owned(), value);
-        }
+/// Makes `request` carry the valid `lead` (as JSON) spoilt in the way `kind` describes: a
+/// 422 kind sets the field its [`field_error`](InvalidKind::field_error) names (or,
+/// missing, removes it). `campaign_too_long` is the run's over-long campaign, so even
+/// that lead stays findable by campaign.
+pub(crate) fn corrupt(
+    kind: InvalidKind,
+    mut lead: Value,
+    campaign_too_long: &str,
+    request: &mut PlannedRequest,
+) {
+    let email = lead["email"].as_str().unwrap_or("someone@example.com");
+    let value = match kind {
+        InvalidKind::WrongType => json!("yes"),
+        InvalidKind::EmptyName => json!("   "),
+        InvalidKind::CampaignTooLong => json!(campaign_too_long),
+        InvalidKind::ControlCharacters => json!("Jane\n\u{202E}eoD"),
+        InvalidKind::BadEmail => json!(email.replacen('@', "@@", 1)),
+        InvalidKind::UnknownCallingCode => json!("+999"),
+        InvalidKind::BadPhoneNumber => json!("010-12"),
+        InvalidKind::NoConsent => json!(false),
+        InvalidKind::UnknownField => json!("https://ads.example"),
+        InvalidKind::BadPageUrl => json!("javascript:alert(1)"),
+        InvalidKind::TooLarge => json!("x".repeat(17 * 1024)),
+        _ => Value::Null,
     };
-    match kind {
-        InvalidKind::MalformedJson => {
-            let mut body = lead.to_string().into_bytes();
-            body.truncate(body.len() / 2);
-            return Corrupted {
-                body,
-                content_type,
-                idempotency_key,
-            };
-        }
-        InvalidKind::BadIdempotencyKey => idempotency_key = Some("not a valid key".to_owned()),
-        InvalidKind::WrongContentType => content_type = "application/x-www-form-urlencoded",
-        InvalidKind::TooLarge => field(&mut lead, "utm_content", json!("x".repeat(17 * 1024))),
-        InvalidKind::MissingField => {
+    match (kind, kind.field_error()) {
+        (InvalidKind::MissingField, Some((field, _))) => {
             if let Some(object) = lead.as_object_mut() {
-                object.remove("phone_number");
+                object.remove(field);
             }
         }
-        InvalidKind::WrongType => field(&mut lead, "privacy_consent", json!("yes")),
-        InvalidKind::EmptyName => field(&mut lead, "name", json!("   ")),
-        InvalidKind::CampaignTooLong => field(&mut lead, "campaign", json!(campaign_too_long)),
-        InvalidKind::ControlCharacters => field(&mut lead, "name", json!("Jane\n\u{202E}eoD")),
-        InvalidKind::BadEmail => {
-            let email = lead["email"].as_str().unwrap_or("someone@example.com");
-            let bad = email.replacen('@', "@@", 1);
-            field(&mut lead, "email", json!(bad));
-        }
-        InvalidKind::UnknownCallingCode => field(&mut lead, "country_code", json!("+999")),
-        InvalidKind::BadPhoneNumber => field(&mut lead, "phone_number", json!("010-12")),
-        InvalidKind::NoConsent => field(&mut lead, "privacy_consent", json!(false)),
-        InvalidKind::UnknownField => field(&mut lead, "referrer", json!("https://ads.example")),
-        InvalidKind::BadPageUrl => field(&mut lead, "page_url", json!("javascript:alert(1)")),
+        (InvalidKind::TooLarge, _) => lead["utm_content"] = value,
+        (_, Some((field, _))) => lead[field] = value,
+        _ => {}
     }
-    Corrupted {
-        body: lead.to_string().into_bytes(),
-        content_type,
-        idempotency_key,
+    request.kind = LeadKind::Invalid(kind);
+    request.body = lead.to_string().into_bytes();
+    match kind {
+        InvalidKind::MalformedJson => request.body.truncate(request.body.len() / 2),
+        InvalidKind::BadIdempotencyKey => request.idempotency_key = Some("not a valid key".into()),
+        InvalidKind::WrongContentType => request.content_type = "application/x-www-form-urlencoded",
+        _ => {}
     }
 }

@@ -3,6 +3,7 @@
 //! page URL.
 
 use fastrand::Rng;
+use leadpipe_domain::LeadRequest;
 
 use super::people::pick;
 
@@ -15,34 +16,17 @@ pub(crate) const CAMPAIGN_SUFFIXES: &[&str] = &[
     "black-friday",
 ];
 
-const SOURCES: &[&str] = &[
-    "google",
-    "naver",
-    "kakao",
-    "instagram",
-    "facebook",
-    "newsletter",
-    "youtube",
-];
+#[rustfmt::skip]
+const SOURCES: &[&str] = &["google", "naver", "kakao", "instagram", "facebook", "newsletter", "youtube"];
 const MEDIUMS: &[&str] = &["cpc", "social", "email", "display", "referral"];
 const UTM_CAMPAIGNS: &[&str] = &["spring_launch", "봄_세일", "retarget_q2", "brand-2026"];
 const TERMS: &[&str] = &["이벤트 응모", "lead form", "free trial", "무료 체험"];
 const CONTENTS: &[&str] = &["banner-a", "배너-b", "hero_video", "cta-bottom"];
+#[rustfmt::skip]
 const PAGES: &[&str] = &[
-    "https://event.example.com/spring",
-    "https://event.example.com/ko/봄-이벤트",
-    "https://이벤트.example/신청",
-    "http://www.example.com/webinar?ref=mail",
+    "https://event.example.com/spring", "https://event.example.com/ko/봄-이벤트",
+    "https://이벤트.example/신청", "http://www.example.com/webinar?ref=mail",
 ];
-
-pub(crate) struct Marketing {
-    pub utm_source: Option<String>,
-    pub utm_medium: Option<String>,
-    pub utm_campaign: Option<String>,
-    pub utm_term: Option<String>,
-    pub utm_content: Option<String>,
-    pub page_url: Option<String>,
-}
 
 /// `Some(value)` with probability `percent`, `Some("")` (a blank form field, which the
 /// gateway treats as absent) now and then, `None` otherwise.
@@ -57,23 +41,14 @@ fn maybe(rng: &mut Rng, percent: u8, items: &[&str]) -> Option<String> {
     }
 }
 
-pub(crate) fn marketing(rng: &mut Rng) -> Marketing {
-    let utm_source = maybe(rng, 75, SOURCES);
-    let tagged = utm_source.as_deref().is_some_and(|s| !s.is_empty());
-    Marketing {
-        utm_medium: if tagged {
-            maybe(rng, 90, MEDIUMS)
-        } else {
-            None
-        },
-        utm_campaign: if tagged {
-            maybe(rng, 70, UTM_CAMPAIGNS)
-        } else {
-            None
-        },
-        utm_term: maybe(rng, 20, TERMS),
-        utm_content: maybe(rng, 30, CONTENTS),
-        page_url: maybe(rng, 85, PAGES),
-        utm_source,
-    }
+/// Sets where `lead` came from: UTM parameters (medium and campaign only with a source)
+/// and the page URL.
+pub(crate) fn tag(rng: &mut Rng, lead: &mut LeadRequest) {
+    lead.utm_source = maybe(rng, 75, SOURCES);
+    let tagged = lead.utm_source.as_deref().is_some_and(|s| !s.is_empty());
+    lead.utm_medium = tagged.then(|| maybe(rng, 90, MEDIUMS)).flatten();
+    lead.utm_campaign = tagged.then(|| maybe(rng, 70, UTM_CAMPAIGNS)).flatten();
+    lead.utm_term = maybe(rng, 20, TERMS);
+    lead.utm_content = maybe(rng, 30, CONTENTS);
+    lead.page_url = maybe(rng, 85, PAGES);
 }

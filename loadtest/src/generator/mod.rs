@@ -20,9 +20,10 @@ use fastrand::Rng;
 use leadpipe_domain::field::Campaign;
 use leadpipe_domain::{IdempotencyKey, LeadId, LeadRequest};
 use serde::Serialize;
+use strum::VariantArray;
 use uuid::Uuid;
 
-pub use invalid::{ExpectedAnswer, InvalidKind};
+pub use invalid::InvalidKind;
 
 /// Marks the lead number in an email's local part: `mailbox+lt42@example.com`.
 pub const EMAIL_TAG: &str = "+lt";
@@ -50,12 +51,9 @@ pub struct LeadMix {
 }
 
 impl Default for LeadMix {
+    /// The command line's defaults.
     fn default() -> Self {
-        Self {
-            invalid_share: 0.05,
-            resubmit_share: 0.05,
-            keyless_share: 0.2,
-        }
+        crate::cli::defaults()
     }
 }
 
@@ -135,16 +133,14 @@ impl RunLeads {
                 "run tag {run_tag:?} must be 1-24 characters of letters, digits and dashes"
             ));
         }
-        let mut campaigns: Vec<String> = marketing::CAMPAIGN_SUFFIXES
-            .iter()
+        let too_long = "x".repeat(Campaign::MAX_CHARS);
+        let suffixes = marketing::CAMPAIGN_SUFFIXES.iter().copied();
+        let campaigns = suffixes.chain([too_long.as_str()]);
+        let campaigns = campaigns
             .map(|suffix| format!("{run_tag}-{suffix}"))
             .collect();
-        let too_long = format!("{run_tag}-{}", "x".repeat(Campaign::MAX_CHARS));
-        campaigns.push(too_long);
-        Ok(Self {
-            run_tag: run_tag.to_owned(),
-            campaigns,
-        })
+        let run_tag = run_tag.to_owned();
+        Ok(Self { run_tag, campaigns })
     }
 
     /// A fresh run tag: `lt-` and eight random hex digits.
@@ -205,10 +201,6 @@ impl Generator {
         }
     }
 
-    pub fn leads(&self) -> &RunLeads {
-        &self.leads
-    }
-
     pub fn next_request(&mut self) -> PlannedRequest {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -224,30 +216,24 @@ impl Generator {
         self.next_lead += 1;
         let campaign = self.rng.usize(..self.leads.valid_campaigns()) as u8;
         let lead = self.valid_lead(lead_no, campaign);
-        if roll < self.mix.resubmit_share + self.mix.invalid_share {
-            let kind = InvalidKind::ALL[self.rng.usize(..InvalidKind::ALL.len())];
-            let value = serde_json::to_value(&lead).unwrap_or_default();
-            let spoiled = invalid::corrupt(kind, value, self.leads.too_long_campaign());
-            return PlannedRequest {
-                seq,
-                lead_no,
-                kind: LeadKind::Invalid(kind),
-                campaign,
-                content_type: spoiled.content_type,
-                idempotency_key: spoiled.idempotency_key,
-                body: spoiled.body,
-            };
-        }
-        let keyed = self.rng.f64() >= self.mix.keyless_share;
-        let request = PlannedRequest {
+        let invalid = roll < self.mix.resubmit_share + self.mix.invalid_share;
+        let keyed = !invalid && self.rng.f64() >= self.mix.keyless_share;
+        let mut request = PlannedRequest {
             seq,
             lead_no,
             kind: LeadKind::Fresh { keyed },
             campaign,
             content_type: "application/json",
             idempotency_key: keyed.then(|| self.leads.idempotency_key(lead_no)),
-            body: serde_json::to_vec(&lead).unwrap_or_default(),
+            body: Vec::new(),
         };
+        if invalid {
+            let kind = InvalidKind::VARIANTS[self.rng.usize(..InvalidKind::VARIANTS.len())];
+            let value = serde_json::to_value(&lead).unwrap_or_default();
+            invalid::corrupt(kind, value, self.leads.too_long_campaign(), &mut request);
+            return request;
+        }
+        request.body = serde_json::to_vec(&lead).unwrap_or_default();
         if keyed {
             if self.recent.len() == RESUBMIT_WINDOW {
                 self.recent.pop_front();
@@ -260,27 +246,18 @@ impl Generator {
     fn valid_lead(&mut self, lead_no: u64, campaign: u8) -> LeadRequest {
         let rng = &mut self.rng;
         let locale = people::pick_locale(rng);
-        let utm = marketing::marketing(rng);
-        LeadRequest {
-            name: people::name(rng, locale),
-            email: people::email(rng, locale, lead_no),
-            country_code: if rng.bool() {
-                locale.calling_code.to_owned()
-            } else {
-                locale.calling_code.trim_start_matches('+').to_owned()
-            },
-            phone_number: (locale.phone)(rng),
+        let mut lead = LeadRequest {
             privacy_consent: true,
-            consent_text_version: None,
             campaign: Some(self.leads.campaigns[usize::from(campaign)].clone()),
-            utm_source: utm.utm_source,
-            utm_medium: utm.utm_medium,
-            utm_campaign: utm.utm_campaign,
-            utm_term: utm.utm_term,
-            utm_content: utm.utm_content,
-            page_url: utm.page_url,
-            captcha_token: None,
-        }
+            ..LeadRequest::default()
+        };
+        marketing::tag(rng, &mut lead);
+        lead.name = people::name(rng, locale);
+        lead.email = people::email(rng, locale, lead_no);
+        let code = locale.calling_code;
+        lead.country_code = (if rng.bool() { code } else { &code[1..] }).to_owned();
+        lead.phone_number = (locale.phone)(rng);
+        lead
     }
 }
 
@@ -327,12 +304,13 @@ mod tests {
     fn every_invalid_kind_fails_with_the_documented_answer() {
         let leads = RunLeads::new("lt-test").unwrap();
         let mut generator = generator(1, LeadMix::default());
-        for kind in InvalidKind::ALL {
+        for &kind in InvalidKind::VARIANTS {
             let valid = generator.next_request();
             let value: serde_json::Value = serde_json::from_slice(&valid.body).unwrap();
-            let spoiled = invalid::corrupt(kind, value, leads.too_long_campaign());
-            let expected = kind.expected();
-            match expected.status {
+            let mut spoiled = valid.clone();
+            invalid::corrupt(kind, value, leads.too_long_campaign(), &mut spoiled);
+            let (status, code) = kind.expected();
+            match status {
                 415 => assert_ne!(spoiled.content_type, "application/json"),
                 413 => assert!(spoiled.body.len() > 16 * 1024),
                 400 if kind == InvalidKind::BadIdempotencyKey => {
@@ -341,19 +319,16 @@ mod tests {
                 }
                 _ => {
                     let result = parse_submission(&spoiled.body, ConsentPolicy::default());
-                    match (expected.status, result) {
+                    match (status, result) {
                         (400, Err(SubmissionError::Malformed(_))) => {}
                         (422, Err(SubmissionError::Invalid(errors))) => {
-                            let (field, code) = kind.field_error().unwrap();
+                            let (field, field_code) = kind.field_error().unwrap();
                             let seen: Vec<_> = errors
                                 .iter()
                                 .map(|e| (e.field.as_str(), e.code.as_str()))
                                 .collect();
-                            assert_eq!(seen, vec![(field, code)], "{kind:?}");
-                            assert_eq!(
-                                errors.only_consent_missing(),
-                                expected.code == "consent_required"
-                            );
+                            assert_eq!(seen, vec![(field, field_code)], "{kind:?}");
+                            assert_eq!(errors.only_consent_missing(), code == "consent_required");
                         }
                         (status, other) => panic!("{kind:?} expected {status}, got {other:?}"),
                     }
@@ -391,7 +366,7 @@ mod tests {
         assert!((share("invalid") - 0.05).abs() < 0.01, "{counts:?}");
         assert!((share("resubmission") - 0.05).abs() < 0.01, "{counts:?}");
         assert!((share("keyless") - 0.9 * 0.2).abs() < 0.015, "{counts:?}");
-        assert_eq!(invalid_kinds.len(), InvalidKind::ALL.len());
+        assert_eq!(invalid_kinds.len(), InvalidKind::VARIANTS.len());
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::generator::RunLeads;
 use crate::outcome::RequestRecord;
 
 /// A row of the run in the `leads` table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredRow {
     pub id: Uuid,
     pub email: String,
@@ -132,18 +132,6 @@ pub fn check(records: &[RequestRecord], leads: &RunLeads, evidence: &Evidence) -
     findings.stored = findings.accepted - findings.missing;
     findings.missing_sample = missing.into_iter().take(SAMPLE).collect();
 
-    for (&lead_no, fate) in &fates {
-        if !fate.valid {
-            findings.invalid_accepted += u64::from(!fate.ids.is_empty());
-            continue;
-        }
-        if fate.keyed && !fate.ids.is_empty() {
-            let expected = leads.expected_id(lead_no, fate.campaign);
-            let as_keyed = fate.ids.len() == 1 && fate.ids.first().copied() == expected;
-            findings.id_mismatches += u64::from(!as_keyed);
-        }
-    }
-
     let mut rows_per_lead: BTreeMap<u64, u64> = BTreeMap::new();
     let mut unexpected = Vec::new();
     findings.rows_in_run = evidence.rows.len() as u64;
@@ -170,13 +158,20 @@ pub fn check(records: &[RequestRecord], leads: &RunLeads, evidence: &Evidence) -
     findings.unexpected_sample = unexpected.into_iter().take(SAMPLE).collect();
     findings.duplicated = rows_per_lead.values().map(|&n| n.saturating_sub(1)).sum();
 
-    for (lead_no, fate) in &fates {
-        if fate.valid && fate.keyed && fate.requests > 1 {
+    for (&lead_no, fate) in &fates {
+        if !fate.valid {
+            findings.invalid_accepted += u64::from(!fate.ids.is_empty());
+            continue;
+        }
+        if fate.keyed && !fate.ids.is_empty() {
+            let expected = leads.expected_id(lead_no, fate.campaign);
+            let as_keyed = fate.ids.len() == 1 && fate.ids.first().copied() == expected;
+            findings.id_mismatches += u64::from(!as_keyed);
+        }
+        if fate.keyed && fate.requests > 1 {
             findings.resubmitted_leads += 1;
-            let rows = rows_per_lead.get(lead_no).copied().unwrap_or(0);
-            if fate.ids.len() <= 1 && rows <= 1 {
-                findings.resubmissions_collapsed += 1;
-            }
+            let rows = rows_per_lead.get(&lead_no).copied().unwrap_or(0);
+            findings.resubmissions_collapsed += u64::from(fate.ids.len() <= 1 && rows <= 1);
         }
     }
     findings

@@ -12,44 +12,52 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::store::LeadsTable;
+use crate::cli::{defaults, duration};
 
 pub const LAG_METRIC: &str = "leadpipe_consumer_group_lag";
 
-#[derive(Debug, Clone)]
+/// How long to wait for the consumer, and what to watch: the command line's drain
+/// options, each also read from a `LEADPIPE_LOADTEST_*` variable; `default()` gives
+/// their defaults.
+#[derive(Debug, Clone, clap::Args)]
 pub struct DrainOptions {
-    /// The consumer's `/metrics` URL; without it only the row count is watched.
+    /// The consumer's metrics URL (e.g. http://127.0.0.1:9091/metrics): before
+    /// reconciling, also wait for the group lag of every partition (`leadpipe_consumer_group_lag`) to reach 0.
+    #[arg(long, env = "LEADPIPE_LOADTEST_CONSUMER_METRICS")]
     pub consumer_metrics: Option<Url>,
-    /// Longest wait for the drain.
+
+    /// Longest wait for the consumer to drain before reconciling.
+    #[arg(long = "drain-timeout", env = "LEADPIPE_LOADTEST_DRAIN_TIMEOUT", default_value = "120s", value_parser = duration)]
     pub timeout: Duration,
-    /// A row count unchanged this long counts as drained (whatever is missing will not
-    /// come).
+
+    /// A stored-row count unchanged this long ends the drain wait early (whatever is
+    /// missing will not come).
+    #[arg(long, env = "LEADPIPE_LOADTEST_SETTLE", default_value = "10s", value_parser = duration)]
     pub settle: Duration,
+
+    #[arg(skip = Duration::from_millis(500))]
     pub poll: Duration,
 }
 
 impl Default for DrainOptions {
     fn default() -> Self {
-        Self {
-            consumer_metrics: None,
-            timeout: Duration::from_secs(120),
-            settle: Duration::from_secs(10),
-            poll: Duration::from_millis(500),
-        }
+        defaults()
     }
 }
 
 /// How the wait ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DrainEnd {
     /// Lag 0 (if watched) and at least as many rows as accepted leads.
     CaughtUp,
     /// Lag 0 (if watched) and the row count stopped changing below the accepted count.
     Settled,
+    #[default]
     TimedOut,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Drain {
     pub end: DrainEnd,
     pub waited_secs: f64,
@@ -61,16 +69,6 @@ pub struct Drain {
     pub last_rows: Option<u64>,
     /// The last error reading lag or rows, if the last attempt failed.
     pub last_error: Option<String>,
-}
-
-impl Drain {
-    /// The last lag seen, as the reports print it: `0 over 12 partitions`, or `not read`.
-    pub fn lag_text(&self) -> String {
-        match (self.last_lag, self.lag_partitions) {
-            (Some(lag), Some(partitions)) => format!("{lag} over {partitions} partitions"),
-            _ => "not read".to_owned(),
-        }
-    }
 }
 
 /// Lag of the partitions a consumer reports in a Prometheus text page.
@@ -87,109 +85,86 @@ pub struct Lag {
 pub fn total_lag(metrics: &str) -> Option<Lag> {
     let lines = metrics.lines().map(|line| Ok(line.to_owned()));
     let scrape = prometheus_parse::Scrape::parse(lines).ok()?;
-    scrape
-        .samples
-        .iter()
+    let values: Vec<f64> = (scrape.samples.iter())
         .filter(|sample| sample.metric == LAG_METRIC)
         .filter_map(|sample| match sample.value {
             Value::Gauge(value) | Value::Untyped(value) => Some(value),
             _ => None,
         })
-        .fold(None, |lag: Option<Lag>, value| {
-            let Lag { total, partitions } = lag.unwrap_or(Lag {
-                total: 0,
-                partitions: 0,
-            });
-            Some(Lag {
-                total: total + value as i64,
-                partitions: partitions + 1,
-            })
-        })
+        .collect();
+    let total = values.iter().map(|&value| value as i64).sum();
+    (!values.is_empty()).then_some(Lag {
+        total,
+        partitions: values.len(),
+    })
 }
 
 async fn read_lag(http: &reqwest::Client, url: &Url) -> Result<Option<Lag>, String> {
-    let response = http
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(|e| format!("consumer metrics at {url}: {e}"))?;
-    let text = response
-        .text()
+    let page = async { http.get(url.clone()).send().await?.text().await };
+    let text = page
         .await
         .map_err(|e| format!("consumer metrics at {url}: {e}"))?;
     Ok(total_lag(&text))
 }
 
-/// Waits until the run's rows have drained into `leads`, or `deadline`. With
-/// `require_settled`, reaching the accepted count is not enough: the count must also
-/// have stopped changing (used when a first look found ids still missing).
+/// Waits until the run's rows have drained into `leads`, or until the timeout counted
+/// from `started`. With `require_settled`, reaching the accepted count is not enough: the
+/// count must also have stopped changing (used when a first look found ids missing).
 pub async fn wait(
     table: &LeadsTable,
     campaigns: &[String],
     accepted: u64,
     options: &DrainOptions,
     started: Instant,
-    deadline: Instant,
     require_settled: bool,
 ) -> Drain {
+    let deadline = started + options.timeout;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
         .build()
         .unwrap_or_default();
-    let mut last_lag = None;
-    let mut lag_partitions = None;
-    let mut last_rows: Option<u64> = None;
-    let mut last_error = None;
+    let mut drain = Drain::default();
     let mut unchanged_since = Instant::now();
     loop {
         let lag_ok = match &options.consumer_metrics {
             None => true,
             Some(url) => match read_lag(&http, url).await {
                 Ok(lag) => {
-                    last_lag = lag.map(|l| l.total);
-                    lag_partitions = lag.map(|l| l.partitions);
-                    last_lag == Some(0)
+                    drain.last_lag = lag.map(|l| l.total);
+                    drain.lag_partitions = lag.map(|l| l.partitions);
+                    drain.last_lag == Some(0)
                 }
                 Err(error) => {
-                    last_error = Some(error);
+                    drain.last_error = Some(error);
                     false
                 }
             },
         };
         match table.count(campaigns).await {
             Ok(rows) => {
-                if last_rows != Some(rows) {
+                if drain.last_rows.replace(rows) != Some(rows) {
                     unchanged_since = Instant::now();
-                    last_rows = Some(rows);
                 }
                 if lag_ok {
-                    last_error = None;
+                    drain.last_error = None;
                 }
             }
-            Err(error) => last_error = Some(format!("counting rows: {error}")),
+            Err(error) => drain.last_error = Some(format!("counting rows: {error}")),
         }
-        let settled = last_rows.is_some() && unchanged_since.elapsed() >= options.settle;
-        let caught_up = last_rows.is_some_and(|rows| rows >= accepted);
-        let end = if lag_ok && caught_up && (!require_settled || settled) {
-            Some(DrainEnd::CaughtUp)
+        let settled = drain.last_rows.is_some() && unchanged_since.elapsed() >= options.settle;
+        let caught_up = drain.last_rows.is_some_and(|rows| rows >= accepted);
+        drain.end = if lag_ok && caught_up && (!require_settled || settled) {
+            DrainEnd::CaughtUp
         } else if lag_ok && settled {
-            Some(DrainEnd::Settled)
+            DrainEnd::Settled
         } else if Instant::now() >= deadline {
-            Some(DrainEnd::TimedOut)
+            DrainEnd::TimedOut
         } else {
-            None
+            tokio::time::sleep(options.poll).await;
+            continue;
         };
-        if let Some(end) = end {
-            return Drain {
-                end,
-                waited_secs: started.elapsed().as_secs_f64(),
-                last_lag,
-                lag_partitions,
-                last_rows,
-                last_error,
-            };
-        }
-        tokio::time::sleep(options.poll).await;
+        drain.waited_secs = started.elapsed().as_secs_f64();
+        return drain;
     }
 }
 

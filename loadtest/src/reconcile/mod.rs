@@ -44,6 +44,52 @@ impl Reconciliation {
     pub fn is_clean(&self) -> bool {
         self.clean
     }
+
+    /// What the verdict rests on, as `(what, value)` rows both reports print.
+    pub fn details(&self) -> Vec<(&'static str, String)> {
+        let (f, drain) = (&self.findings, &self.drain);
+        let end = match drain.end {
+            DrainEnd::CaughtUp => "caught up",
+            DrainEnd::Settled => "row count settled",
+            DrainEnd::TimedOut => "TIMED OUT waiting",
+        };
+        let lag = match (drain.last_lag, drain.lag_partitions) {
+            (Some(lag), Some(partitions)) => format!("{lag} over {partitions} partitions"),
+            _ => "not read".to_owned(),
+        };
+        let mut rows = vec![
+            ("drain", format!("{end} after {:.1} s", drain.waited_secs)),
+            ("consumer lag at the end", lag),
+        ];
+        let counts = [
+            ("rows in the run's campaigns", f.rows_in_run),
+            ("leads resubmitted", f.resubmitted_leads),
+            (
+                "… collapsed to one id and one row",
+                f.resubmissions_collapsed,
+            ),
+            ("ids not as the Idempotency-Key gives", f.id_mismatches),
+            ("invalid leads accepted", f.invalid_accepted),
+            ("invalid leads stored", f.invalid_stored),
+            (
+                "stored although not acknowledged (not a gap)",
+                f.stored_unacknowledged,
+            ),
+        ];
+        rows.extend(counts.map(|(what, count)| (what, count.to_string())));
+        let samples = [
+            ("missing ids (sample)", &f.missing_sample),
+            ("unexpected ids (sample)", &f.unexpected_sample),
+        ];
+        for (what, sample) in samples.into_iter().filter(|(_, ids)| !ids.is_empty()) {
+            let ids: Vec<String> = sample.iter().map(Uuid::to_string).collect();
+            rows.push((what, ids.join(" ")));
+        }
+        if let Some(error) = &drain.last_error {
+            rows.push(("last error while waiting", error.clone()));
+        }
+        rows
+    }
 }
 
 /// Waits for the drain, then compares the run's answers with the `leads` table at
@@ -61,20 +107,18 @@ pub async fn reconcile(
         .into_iter()
         .collect();
     let campaigns = &run.leads.campaigns;
-    let started = Instant::now();
-    let deadline = started + options.timeout;
+    let (started, expected) = (Instant::now(), accepted.len() as u64);
     let mut require_settled = false;
     let result = loop {
         let drain = drain::wait(
             &table,
             campaigns,
-            accepted.len() as u64,
+            expected,
             options,
             started,
-            deadline,
             require_settled,
-        )
-        .await;
+        );
+        let drain = drain.await;
         let evidence = match table.evidence(&accepted, campaigns).await {
             Ok(evidence) => evidence,
             Err(_) if drain.end != DrainEnd::TimedOut => {

@@ -8,7 +8,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::check::{Evidence, StoredRow};
+use super::check::Evidence;
 
 /// Ids per `id = ANY($1)` lookup.
 const CHUNK: usize = 5000;
@@ -51,17 +51,13 @@ impl LeadsTable {
                 .await?;
             stored_accepted.extend(ids);
         }
-        let rows: Vec<(Uuid, String)> =
-            sqlx::query_as("SELECT id, email FROM leads WHERE campaign = ANY($1)")
-                .bind(campaigns)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query_as("SELECT id, email FROM leads WHERE campaign = ANY($1)")
+            .bind(campaigns)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(Evidence {
             stored_accepted,
-            rows: rows
-                .into_iter()
-                .map(|(id, email)| StoredRow { id, email })
-                .collect(),
+            rows,
         })
     }
 

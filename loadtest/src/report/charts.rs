@@ -14,22 +14,13 @@ use crate::stats::SecondSummary;
 
 const SIZE: (u32, u32) = (960, 320);
 
-/// One line of a chart, in data coordinates.
+/// One line of a chart: its name, colour (`0xRRGGBB`), dash, and points in data
+/// coordinates.
 pub struct Line {
     pub name: &'static str,
-    pub color: RGBColor,
+    pub color: u32,
     pub dashed: bool,
     pub points: Vec<(f64, f64)>,
-}
-
-fn line(name: &'static str, color: u32, dashed: bool, points: Vec<(f64, f64)>) -> Line {
-    let [_, r, g, b] = color.to_be_bytes();
-    Line {
-        name,
-        color: RGBColor(r, g, b),
-        dashed,
-        points,
-    }
 }
 
 /// A number short enough for a tick label.
@@ -67,65 +58,69 @@ where
     Y::CoordDescType: ValueFormatter<f64>,
 {
     let mut svg = String::new();
-    let drawn = plot(&mut svg, title, axes, lines);
+    let drawn = (|| -> Result<(), Box<dyn Error>> {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 17))
+            .margin(10)
+            .margin_right(36)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(RangedCoordf64::from(axes.x), axes.y)?;
+        chart
+            .configure_mesh()
+            .x_desc(axes.x_label)
+            .y_desc(axes.y_label)
+            .x_labels(axes.x_labels)
+            .x_label_formatter(axes.x_ticks)
+            .y_label_formatter(&|v| short(*v))
+            .light_line_style(RGBColor(245, 245, 245))
+            .draw()?;
+        for line in lines {
+            let [_, r, g, b] = line.color.to_be_bytes();
+            let style = RGBColor(r, g, b).stroke_width(2);
+            let points =
+                (line.points.iter().copied()).filter(|(x, y)| x.is_finite() && y.is_finite());
+            let series = if line.dashed {
+                chart.draw_series(DashedLineSeries::new(points, 6, 4, style))?
+            } else {
+                chart.draw_series(LineSeries::new(points, style))?
+            };
+            series
+                .label(line.name)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], style));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .draw()?;
+        root.present()?;
+        Ok(())
+    })();
     match drawn {
         Ok(()) => svg,
         Err(error) => format!("<p>{title}: not drawn ({error})</p>"),
     }
 }
 
-fn plot<Y>(
-    svg: &mut String,
-    title: &str,
-    axes: Axes<'_, Y>,
-    lines: &[Line],
-) -> Result<(), Box<dyn Error>>
-where
-    Y: AsRangedCoord<Value = f64>,
-    Y::CoordDescType: ValueFormatter<f64>,
-{
-    let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 17))
-        .margin(10)
-        .margin_right(36)
-        .x_label_area_size(40)
-        .y_label_area_size(64)
-        .build_cartesian_2d(RangedCoordf64::from(axes.x), axes.y)?;
-    chart
-        .configure_mesh()
-        .x_desc(axes.x_label)
-        .y_desc(axes.y_label)
-        .x_labels(axes.x_labels)
-        .x_label_formatter(axes.x_ticks)
-        .y_label_formatter(&|v| short(*v))
-        .light_line_style(RGBColor(245, 245, 245))
-        .draw()?;
-    for line in lines {
-        let style = line.color.stroke_width(2);
-        let points = (line.points.iter().copied()).filter(|(x, y)| x.is_finite() && y.is_finite());
-        let series = if line.dashed {
-            chart.draw_series(DashedLineSeries::new(points, 6, 4, style))?
-        } else {
-            chart.draw_series(LineSeries::new(points, style))?
-        };
-        series
-            .label(line.name)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], style));
+/// Axes over the run's seconds, with `y` up the side.
+fn over_time<'a, Y>(report: &Report, y: Y, y_label: &'a str) -> Axes<'a, Y> {
+    fn tick(second: &f64) -> String {
+        short(*second)
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 200, 200))
-        .draw()?;
-    root.present()?;
-    Ok(())
-}
-
-fn seconds(report: &Report) -> Range<f64> {
-    0.0..report.timeline.len().max(1) as f64
+    let x = 0.0..report.timeline.len().max(1) as f64;
+    let (x_label, x_labels) = ("seconds since start", 10);
+    Axes {
+        x,
+        x_label,
+        x_labels,
+        x_ticks: &tick,
+        y,
+        y_label,
+    }
 }
 
 /// Low and high of `values`, for a log axis (with a decade when there is nothing).
@@ -140,14 +135,13 @@ type Series<T> = (&'static str, u32, bool, fn(&T) -> f64);
 
 /// The lines of `series` over `items`, each at `x` of an item.
 fn lines<T>(items: &[T], x: fn(&T) -> f64, series: &[Series<T>]) -> Vec<Line> {
+    let points = |y: fn(&T) -> f64| items.iter().map(|i| (x(i), y(i))).collect();
     (series.iter())
-        .map(|&(name, color, dashed, y)| {
-            line(
-                name,
-                color,
-                dashed,
-                items.iter().map(|i| (x(i), y(i))).collect(),
-            )
+        .map(|&(name, color, dashed, y)| Line {
+            name,
+            color,
+            dashed,
+            points: points(y),
         })
         .collect()
 }
@@ -174,14 +168,7 @@ pub fn rates(report: &Report) -> String {
         }),
     ];
     let lines = lines(t, |s| s.second as f64, &series);
-    let axes = Axes {
-        x: seconds(report),
-        x_label: "seconds since start",
-        x_labels: 10,
-        x_ticks: &|v| short(*v),
-        y: 0.0..peak * 1.1,
-        y_label: "requests per second",
-    };
+    let axes = over_time(report, 0.0..peak * 1.1, "requests per second");
     draw("Rate over time", axes, &lines)
 }
 
@@ -197,24 +184,13 @@ pub fn latency(report: &Report) -> String {
         ("max", 0xd1242f, false, |s| s.latency.max_ms),
     ];
     let lines = lines(&timed, |s| s.second as f64, &series);
-    let range = log_range(
-        timed
-            .iter()
-            .flat_map(|s| [s.latency.p50_ms, s.latency.max_ms]),
-    );
-    let axes = Axes {
-        x: seconds(report),
-        x_label: "seconds since start",
-        x_labels: 10,
-        x_ticks: &|v| short(*v),
-        y: range.log_scale(),
-        y_label: "latency, ms (log scale)",
-    };
-    draw(
-        "Latency percentiles per second (from intended send)",
-        axes,
-        &lines,
-    )
+    let ends = timed
+        .iter()
+        .flat_map(|s| [s.latency.p50_ms, s.latency.max_ms]);
+    let range = log_range(ends);
+    let axes = over_time(report, range.log_scale(), "latency, ms (log scale)");
+    let title = "Latency percentiles per second (from intended send)";
+    draw(title, axes, &lines)
 }
 
 /// x = log10(1 / (1 - p)): 0 at 0 %, 1 at 90 %, 2 at 99 %, … capped at 99.999 %.
@@ -242,7 +218,12 @@ pub fn spectrum(report: &Report) -> String {
         y: range.log_scale(),
         y_label: "latency, ms (log scale)",
     };
-    let lines = [line("latency at percentile", 0x8250df, false, points)];
+    let lines = [Line {
+        name: "latency at percentile",
+        color: 0x8250df,
+        dashed: false,
+        points,
+    }];
     draw("Latency by percentile (whole run)", axes, &lines)
 }
 
@@ -273,13 +254,18 @@ mod tests {
     #[test]
     fn a_chart_draws_every_series_and_escapes_text() {
         let lines = [
-            line(
-                "sent & answered",
-                0x123456,
-                false,
-                vec![(0.0, 1.0), (5.0, 2.0), (10.0, f64::NAN)],
-            ),
-            line("target", 0x888888, true, vec![(0.0, 2.0), (10.0, 2.0)]),
+            Line {
+                name: "sent & answered",
+                color: 0x123456,
+                dashed: false,
+                points: vec![(0.0, 1.0), (5.0, 2.0), (10.0, f64::NAN)],
+            },
+            Line {
+                name: "target",
+                color: 0x888888,
+                dashed: true,
+                points: vec![(0.0, 2.0), (10.0, 2.0)],
+            },
         ];
         let axes = Axes {
             x: 0.0..10.0,

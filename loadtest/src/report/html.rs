@@ -8,7 +8,6 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::{charts, Report};
 use crate::reconcile::Reconciliation;
-use crate::stats::Percentiles;
 
 const STYLE: &str = include_str!("report.css");
 
@@ -20,24 +19,14 @@ fn chart(svg: String) -> Markup {
     html! { div.chart { (PreEscaped(svg)) } }
 }
 
-fn ms(value: f64) -> String {
-    format!("{value:.2}")
-}
-
 fn latency_table(report: &Report) -> Markup {
-    let rows: [(&str, &Percentiles); 4] = [
-        ("from intended send (ms)", &report.latency),
-        ("from actual send (ms)", &report.service_time),
-        ("wait for a free connection (ms)", &report.client.queue_wait),
-        ("scheduler dispatch lag (ms)", &report.client.dispatch_lag),
-    ];
     html! {
         table {
-            tr { th {} @for h in ["p50", "p90", "p99", "p99.9", "max", "mean", "n"] { th.n { (h) } } }
-            @for (name, p) in rows {
+            tr { th { "ms" } @for h in ["p50", "p90", "p99", "p99.9", "max", "mean", "n"] { th.n { (h) } } }
+            @for (name, p) in report.latencies() {
                 tr {
                     td { (name) }
-                    @for v in [p.p50_ms, p.p90_ms, p.p99_ms, p.p999_ms, p.max_ms, p.mean_ms] { td.n { (ms(v)) } }
+                    @for v in [p.p50_ms, p.p90_ms, p.p99_ms, p.p999_ms, p.max_ms, p.mean_ms] { td.n { (format!("{v:.2}")) } }
                     td.n { (p.count) }
                 }
             }
@@ -46,16 +35,12 @@ fn latency_table(report: &Report) -> Markup {
 }
 
 fn outcomes_table(report: &Report) -> Markup {
-    let scheduled = report.totals.scheduled;
-    let share = |count: u64| match scheduled {
-        0 => 0.0,
-        _ => count as f64 * 100.0 / scheduled as f64,
-    };
+    let share = |count: u64| super::percent(count, report.totals.scheduled);
     html! {
         table {
             tr { th { "answer" } th.n { "count" } th.n { "share" } }
             @for outcome in &report.outcomes {
-                tr { td { (outcome.label) } td.n { (outcome.count) } td.n { (format!("{:.2}%", share(outcome.count))) } }
+                tr { td { (outcome.label) } td.n { (outcome.count) } td.n { (share(outcome.count)) } }
             }
         }
     }
@@ -82,34 +67,11 @@ fn invalid_table(report: &Report) -> Markup {
 }
 
 fn reconciliation_section(r: &Reconciliation) -> Markup {
-    let f = &r.findings;
-    let missing: Vec<String> = f.missing_sample.iter().map(ToString::to_string).collect();
-    let rows: [(&str, String); 10] = [
-        (
-            "drain",
-            format!("{:?} after {:.1} s", r.drain.end, r.drain.waited_secs),
-        ),
-        ("consumer lag at the end", r.drain.lag_text()),
-        ("rows in the run's campaigns", f.rows_in_run.to_string()),
-        ("leads resubmitted", f.resubmitted_leads.to_string()),
-        (
-            "… collapsed to one id and one row",
-            f.resubmissions_collapsed.to_string(),
-        ),
-        ("ids not as the key gives", f.id_mismatches.to_string()),
-        ("invalid leads accepted", f.invalid_accepted.to_string()),
-        ("invalid leads stored", f.invalid_stored.to_string()),
-        (
-            "stored although not acknowledged (not a gap)",
-            f.stored_unacknowledged.to_string(),
-        ),
-        ("missing ids (sample)", missing.join(" ")),
-    ];
     html! {
         h2 { "Reconciliation" }
         @if r.is_clean() { p.ok { b { "Reconciled: no gaps." } } } @else { p.bad { b { "Gaps found." } } }
-        p { code { (f.headline()) } }
-        table { @for (key, value) in rows { tr { td { (key) } td { (value) } } } }
+        p { code { (r.findings.headline()) } }
+        table { @for (key, value) in r.details() { tr { td { (key) } td { (value) } } } }
     }
 }
 
@@ -132,8 +94,8 @@ pub fn render(report: &Report, json: &str) -> String {
             body {
                 h1 { (title) }
                 p.sub {
-                    (config.target) " · " (report.tool) " at " (config.rate) "/s for " (config.duration_secs)
-                    " s (ramp-up " (config.ramp_up_secs) " s) · " (config.connections) " connections · started "
+                    (config.target.as_str()) " · " (report.tool) " at " (config.rate) "/s for " (config.duration.as_secs_f64())
+                    " s (ramp-up " (config.ramp_up.as_secs_f64()) " s) · " (config.connections) " connections · started "
                     (report.started_at.format("%Y-%m-%d %H:%M:%S UTC"))
                 }
                 div.tiles {
@@ -183,7 +145,7 @@ pub fn render(report: &Report, json: &str) -> String {
                         td { (format!("invalid {:.1}%, resubmitted {:.1}%, without key {:.1}% of fresh leads",
                             mix.invalid_share * 100.0, mix.resubmit_share * 100.0, mix.keyless_share * 100.0)) }
                     }
-                    tr { td { "request timeout" } td { (config.request_timeout_secs) " s" } }
+                    tr { td { "request timeout" } td { (config.request_timeout.as_secs_f64()) " s" } }
                     tr { td { "seed" } td { (config.seed) } }
                 }
                 // JSON inside <script> only needs `</` broken up to be safe.

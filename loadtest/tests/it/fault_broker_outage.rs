@@ -113,7 +113,7 @@ async fn the_gateway_answers_503_while_the_broker_is_down_and_loses_no_accepted_
     let outcomes: Vec<String> = run
         .measured
         .outcomes
-        .iter()
+        .values()
         .map(|o| format!("{} ×{}", o.label, o.count))
         .collect();
     println!(
