@@ -18,9 +18,10 @@
 //! - [`report`]: the terminal summary, `report.json` and a self-contained `report.html`
 //!   (charts drawn with `plotters`, the page a `maud` template).
 //!
-//! [`cli`] is the command line (the run's own options are [`LoadConfig`]) and
-//! [`orchestration`] the sequence above behind `main`;
-//! the fault-injection tests drive [`runner::run`] and [`reconcile::reconcile`] directly.
+//! [`cli`] is the command line (the run's own options are [`LoadConfig`], the wait for
+//! the consumer's [`DrainOptions`]) and [`orchestration`] the sequence above behind
+//! `main`; the fault-injection tests drive [`runner::run`] and [`reconcile::reconcile`]
+//! directly.
 
 pub mod cli;
 pub mod client;

@@ -18,6 +18,26 @@ pub struct Tuning {
     pub consumer_env: Vec<(&'static str, String)>,
 }
 
+impl Tuning {
+    /// The defaults, with `env` added to the gateway's settings.
+    pub fn gateway(env: &[(&'static str, &str)]) -> Self {
+        let gateway_env = env.iter().map(|&(k, v)| (k, v.to_owned())).collect();
+        Self {
+            gateway_env,
+            ..Self::default()
+        }
+    }
+
+    /// The defaults, with `env` added to the consumer's settings.
+    pub fn consumer(env: &[(&'static str, &str)]) -> Self {
+        let consumer_env = env.iter().map(|&(k, v)| (k, v.to_owned())).collect();
+        Self {
+            consumer_env,
+            ..Self::default()
+        }
+    }
+}
+
 /// Broker, topic, database, gateway and consumer of one test.
 pub struct TestStack {
     pub brokers: String,

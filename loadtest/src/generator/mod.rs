@@ -273,14 +273,17 @@ mod tests {
         Generator::new(seed, RunLeads::new("lt-test").unwrap(), mix)
     }
 
+    fn mix(invalid_share: f64, resubmit_share: f64, keyless_share: f64) -> LeadMix {
+        LeadMix {
+            invalid_share,
+            resubmit_share,
+            keyless_share,
+        }
+    }
+
     #[test]
     fn every_valid_lead_passes_the_gateways_own_parser() {
-        let mix = LeadMix {
-            invalid_share: 0.0,
-            resubmit_share: 0.0,
-            keyless_share: 0.3,
-        };
-        let mut generator = generator(7, mix);
+        let mut generator = generator(7, mix(0.0, 0.0, 0.3));
         let mut codes = BTreeMap::new();
         // Phone validation is slow without optimisations: 3000 leads still show every
         // locale many times.
@@ -371,12 +374,7 @@ mod tests {
 
     #[test]
     fn a_resubmission_repeats_an_earlier_keyed_lead_byte_for_byte() {
-        let mix = LeadMix {
-            invalid_share: 0.0,
-            resubmit_share: 0.3,
-            keyless_share: 0.0,
-        };
-        let mut generator = generator(5, mix);
+        let mut generator = generator(5, mix(0.0, 0.3, 0.0));
         let mut first: HashMap<u64, PlannedRequest> = HashMap::new();
         let mut resubmissions = 0;
         for _ in 0..5000 {

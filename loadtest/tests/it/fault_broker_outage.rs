@@ -12,16 +12,16 @@ use crate::support::{assert_reconciled, load_in_background, pipeline_on_own_brok
 use leadpipe_loadtest::{Class, Outcome};
 use leadpipe_testkit::Tuning;
 
+/// Idempotence off (above), and publishes that give up after 2 s, so the outage is
+/// answered 503 soon after it starts.
+const GATEWAY: &[(&str, &str)] = &[
+    ("LEADPIPE_KAFKA_IDEMPOTENCE", "false"),
+    ("LEADPIPE_KAFKA_DELIVERY_TIMEOUT_MS", "2000"),
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_answers_503_while_the_broker_is_down_and_loses_no_accepted_lead() {
-    let (mut broker, pipeline) = pipeline_on_own_broker(Tuning {
-        gateway_env: vec![
-            ("LEADPIPE_KAFKA_IDEMPOTENCE", "false".to_owned()),
-            ("LEADPIPE_KAFKA_DELIVERY_TIMEOUT_MS", "2000".to_owned()),
-        ],
-        ..Tuning::default()
-    })
-    .await;
+    let (mut broker, pipeline) = pipeline_on_own_broker(Tuning::gateway(GATEWAY)).await;
     let load = load_in_background(&pipeline, 200.0, 18);
 
     tokio::time::sleep(Duration::from_secs(4)).await;

@@ -13,19 +13,17 @@ use std::time::{Duration, Instant};
 use crate::support::{assert_reconciled, load_in_background, pipeline_on_own_broker, reconcile};
 use leadpipe_testkit::{TestStack, Tuning};
 
+/// Small batches: a kill always finds some fetched but uncommitted. A short session: the
+/// next instance takes over sooner.
+const CONSUMER: &[(&str, &str)] = &[
+    ("LEADPIPE_MAX_BATCH_ROWS", "50"),
+    ("LEADPIPE_KAFKA_SESSION_TIMEOUT_MS", "3000"),
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leads_accepted_while_the_consumer_is_killed_and_restarted_are_all_stored_once() {
     // The broker lives as long as `_broker`: to the end of the test.
-    let (_broker, mut pipeline) = pipeline_on_own_broker(Tuning {
-        // Small batches: a kill always finds some fetched but uncommitted. A short
-        // session: the next instance takes over sooner.
-        consumer_env: vec![
-            ("LEADPIPE_MAX_BATCH_ROWS", "50".to_owned()),
-            ("LEADPIPE_KAFKA_SESSION_TIMEOUT_MS", "3000".to_owned()),
-        ],
-        ..Tuning::default()
-    })
-    .await;
+    let (_broker, mut pipeline) = pipeline_on_own_broker(Tuning::consumer(CONSUMER)).await;
     // Long enough for three take-overs on a busy 2-core machine (other tests run
     // alongside); every kill must still land while the load runs.
     let load = load_in_background(&pipeline, 200.0, 40);

@@ -11,20 +11,18 @@ use crate::support::{assert_reconciled, load_in_background, pipeline_on_own_brok
 use leadpipe_loadtest::Class;
 use leadpipe_testkit::Tuning;
 
+/// A long linger (batches leave once a second) keeps many publishes in flight when the
+/// listener closes; a 3 s drain and up to 10 s to finish them.
+const GATEWAY: &[(&str, &str)] = &[
+    ("LEADPIPE_KAFKA_LINGER_MS", "1000"),
+    ("LEADPIPE_DRAIN_SECS", "3"),
+    ("LEADPIPE_SHUTDOWN_TIMEOUT_SECS", "10"),
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_stopped_under_load_drains_answers_every_request_and_loses_nothing() {
     // The broker lives as long as `_broker`: to the end of the test.
-    let (_broker, mut pipeline) = pipeline_on_own_broker(Tuning {
-        // A long linger (batches leave once a second) keeps many publishes in flight
-        // when the listener closes.
-        gateway_env: vec![
-            ("LEADPIPE_KAFKA_LINGER_MS", "1000".to_owned()),
-            ("LEADPIPE_DRAIN_SECS", "3".to_owned()),
-            ("LEADPIPE_SHUTDOWN_TIMEOUT_SECS", "10".to_owned()),
-        ],
-        ..Tuning::default()
-    })
-    .await;
+    let (_broker, mut pipeline) = pipeline_on_own_broker(Tuning::gateway(GATEWAY)).await;
     // The load ends 1.5 s into the 3 s drain: the load balancer has taken the gateway out
     // by then. Until then requests keep arriving, on old and new connections.
     let load = load_in_background(&pipeline, 200.0, 6);

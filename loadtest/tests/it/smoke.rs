@@ -17,6 +17,21 @@ async fn loadtest(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs the binary with `args` against `pipeline`'s gateway, reconciled against its
+/// database, with the reports in `reports` and no progress line.
+async fn reconciled_run(pipeline: &TestStack, reports: &Path, args: &[&str]) -> Output {
+    let target = pipeline.target();
+    let mut all = vec!["--target", &target, "--verify-db", &pipeline.db.url];
+    all.extend([
+        "--report-dir",
+        reports.to_str().unwrap(),
+        "--progress",
+        "false",
+    ]);
+    all.extend(args);
+    loadtest(&all).await
+}
+
 fn text(output: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -41,25 +56,17 @@ async fn a_short_run_reconciles_with_no_gaps_and_writes_both_reports() {
     .await;
     let reports = tempfile::tempdir().unwrap();
     let reports_dir = reports.path().join("nested/reports");
-    let output = loadtest(&[
-        "--target",
-        &pipeline.target(),
+    let metrics = pipeline.consumer_metrics();
+    let args = [
         "--rate",
         "200",
         "--duration",
         "4s",
-        "--verify-db",
-        &pipeline.db.url,
-        "--consumer-metrics",
-        &pipeline.consumer_metrics(),
         "--drain-timeout",
         "60s",
-        "--report-dir",
-        reports_dir.to_str().unwrap(),
-        "--progress",
-        "false",
-    ])
-    .await;
+    ];
+    let args = [&args[..], &["--consumer-metrics", metrics.as_str()]].concat();
+    let output = reconciled_run(&pipeline, &reports_dir, &args).await;
     let (stdout, stderr) = text(&output);
     assert!(
         output.status.success(),
@@ -100,18 +107,9 @@ async fn a_short_run_reconciles_with_no_gaps_and_writes_both_reports() {
     );
     assert!(json["latency"]["p99_ms"].as_f64().unwrap() > 0.0);
     assert!(json["timeline"].as_array().unwrap().len() >= 4);
-    let invalid_sent: u64 = json["invalid"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["sent"].as_u64().unwrap())
-        .sum();
-    let invalid_as_documented: u64 = json["invalid"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["as_expected"].as_u64().unwrap())
-        .sum();
+    let invalid = json["invalid"].as_array().unwrap();
+    let sum = |key: &str| -> u64 { invalid.iter().map(|i| i[key].as_u64().unwrap()).sum() };
+    let (invalid_sent, invalid_as_documented) = (sum("sent"), sum("as_expected"));
     assert!(invalid_sent > 0);
     assert_eq!(invalid_as_documented, invalid_sent, "{}", json["invalid"]);
 
@@ -139,25 +137,18 @@ async fn reconciliation_exits_non_zero_when_accepted_leads_are_never_stored() {
     // The gateway keeps accepting, but nothing moves leads into the database.
     pipeline.consumer.kill();
     let reports = tempfile::tempdir().unwrap();
-    let output = loadtest(&[
-        "--target",
-        &pipeline.target(),
+    // No --consumer-metrics: its consumer is gone, so the wait ends when the count settles.
+    let args = [
         "--rate",
         "100",
         "--duration",
         "2s",
-        "--verify-db",
-        &pipeline.db.url,
         "--drain-timeout",
         "20s",
         "--settle",
         "2s",
-        "--report-dir",
-        reports.path().to_str().unwrap(),
-        "--progress",
-        "false",
-    ])
-    .await;
+    ];
+    let output = reconciled_run(&pipeline, reports.path(), &args).await;
     let (stdout, stderr) = text(&output);
     assert_eq!(
         output.status.code(),
