@@ -22,14 +22,9 @@ pub async fn run(options: Options) -> ExitCode {
         keep_records,
         ..options.run.clone()
     };
-    eprintln!(
-        "leadpipe-loadtest: {} requests/s for {} s to {} (run {}, seed {})",
-        config.rate,
-        config.duration.as_secs_f64(),
-        crate::client::endpoint(&config.target),
-        config.run_tag,
-        config.seed
-    );
+    let (rate, seconds, seed) = (config.rate, config.duration.as_secs_f64(), config.seed);
+    let (endpoint, tag) = (crate::client::endpoint(&config.target), &config.run_tag);
+    eprintln!("leadpipe-loadtest: {rate} requests/s for {seconds} s to {endpoint} (run {tag}, seed {seed})");
     let run = match runner::run(&config).await {
         Ok(run) => run,
         Err(error) => {

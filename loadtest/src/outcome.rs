@@ -85,6 +85,14 @@ impl Outcome {
         }
     }
 
+    /// The problem `code`, if the answer carried one.
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            Self::Rejected { code, .. } | Self::Unavailable { code } => Some(code),
+            _ => None,
+        }
+    }
+
     pub fn accepted_id(&self) -> Option<Uuid> {
         match self {
             Self::Accepted { id } => Some(*id),

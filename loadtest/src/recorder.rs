@@ -40,8 +40,8 @@ pub struct Measured {
     pub peak_backlog: usize,
 }
 
-impl Measured {
-    fn new(records: usize) -> Self {
+impl Default for Measured {
+    fn default() -> Self {
         Self {
             latency: stats::histogram(),
             service: stats::histogram(),
@@ -51,7 +51,7 @@ impl Measured {
             outcomes: BTreeMap::new(),
             invalid: BTreeMap::new(),
             timeline: Vec::new(),
-            records: Vec::with_capacity(records),
+            records: Vec::new(),
             last_finished: Duration::ZERO,
             peak_backlog: 0,
         }
@@ -61,6 +61,7 @@ impl Measured {
 /// A row of the outcome table: class, status and problem code.
 pub type OutcomeKey = (Class, Option<u16>, Option<&'static str>);
 
+#[derive(Default)]
 struct Inner {
     measured: Measured,
     /// The latencies of each second of the timeline.
@@ -68,13 +69,6 @@ struct Inner {
 }
 
 impl Inner {
-    fn new(records: usize) -> Self {
-        Self {
-            measured: Measured::new(records),
-            seconds: Vec::new(),
-        }
-    }
-
     fn second(&mut self, at: Duration) -> &mut SecondSummary {
         let index = at.as_secs() as usize;
         let timeline = &mut self.measured.timeline;
@@ -96,22 +90,11 @@ impl Inner {
             let _ = histogram.record(latency);
         }
         self.measured.totals.count(&outcome);
-        let (class, status) = (outcome.class(), outcome.status());
-        let code = match outcome {
-            Outcome::Rejected { code, .. } | Outcome::Unavailable { code } => Some(code),
-            _ => None,
-        };
-        let row = self.measured.outcomes.entry((class, status, code));
-        (row.or_insert_with(|| OutcomeCount {
-            label: outcome.label(),
-            class,
-            status,
-            code,
-            count: 0,
-        }))
-        .count += 1;
+        let key = (outcome.class(), outcome.status(), outcome.code());
+        let row = self.measured.outcomes.entry(key);
+        row.or_insert_with(|| OutcomeCount::of(&outcome)).count += 1;
         // A dropped invalid lead was never sent, so it has no answer to tally.
-        if let (LeadKind::Invalid(kind), false) = (record.kind, class == Class::Dropped) {
+        if let (LeadKind::Invalid(kind), false) = (record.kind, key.0 == Class::Dropped) {
             let answers = self.measured.invalid.entry(kind);
             answers
                 .or_insert_with(|| InvalidAnswers::new(kind))
@@ -130,11 +113,15 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(keep_records: bool, expected_requests: u64) -> Self {
-        let capacity = keep_records.then(|| expected_requests.min(10_000_000) as usize);
-        let capacity = capacity.unwrap_or(0);
+        let mut inner = Inner::default();
+        if keep_records {
+            let records = &mut inner.measured.records;
+            records.reserve(expected_requests.min(10_000_000) as usize);
+        }
+        let inner = Mutex::new(inner);
         Self {
             keep_records,
-            inner: Mutex::new(Inner::new(capacity)),
+            inner,
         }
     }
 
@@ -211,7 +198,7 @@ impl Recorder {
     /// Takes everything recorded so far (the recorder starts over empty), each second
     /// with its target and latency percentiles.
     pub fn finish(&self, schedule: &Schedule) -> Measured {
-        let inner = std::mem::replace(&mut *self.lock(), Inner::new(0));
+        let inner = std::mem::take(&mut *self.lock());
         let mut measured = inner.measured;
         for (index, (second, latency)) in
             measured.timeline.iter_mut().zip(&inner.seconds).enumerate()

@@ -135,6 +135,19 @@ pub struct OutcomeCount {
     pub count: u64,
 }
 
+impl OutcomeCount {
+    /// The row `outcome` is counted in, with nothing counted yet.
+    pub fn of(outcome: &Outcome) -> Self {
+        Self {
+            label: outcome.label(),
+            class: outcome.class(),
+            status: outcome.status(),
+            code: outcome.code(),
+            count: 0,
+        }
+    }
+}
+
 /// How the gateway answered one kind of invalid lead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InvalidAnswers {

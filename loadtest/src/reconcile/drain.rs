@@ -22,7 +22,8 @@ pub const LAG_METRIC: &str = "leadpipe_consumer_group_lag";
 #[derive(Debug, Clone, clap::Args)]
 pub struct DrainOptions {
     /// The consumer's metrics URL (e.g. http://127.0.0.1:9091/metrics): before
-    /// reconciling, also wait for the group lag of every partition (`leadpipe_consumer_group_lag`) to reach 0.
+    /// reconciling, also wait for the group lag of every partition
+    /// (`leadpipe_consumer_group_lag`) to reach 0.
     #[arg(long, env = "LEADPIPE_LOADTEST_CONSUMER_METRICS")]
     pub consumer_metrics: Option<Url>,
 
@@ -35,6 +36,7 @@ pub struct DrainOptions {
     #[arg(long, env = "LEADPIPE_LOADTEST_SETTLE", default_value = "10s", value_parser = duration)]
     pub settle: Duration,
 
+    /// How often the lag and the row count are read.
     #[arg(skip = Duration::from_millis(500))]
     pub poll: Duration,
 }

@@ -158,10 +158,6 @@ impl Report {
             ("scheduler dispatch lag", &self.client.dispatch_lag),
         ]
     }
-
-    pub fn to_json(&self) -> serde_json::Result<String> {
-        serde_json::to_string_pretty(self)
-    }
 }
 
 /// `part` as a percentage of `whole`: `12.50%`, or `-` of nothing.
@@ -190,10 +186,8 @@ pub fn write(dir: &Path, report: &Report) -> Result<[PathBuf; 2], ReportError> {
         move |source| ReportError { path, source }
     };
     std::fs::create_dir_all(dir).map_err(failed(dir))?;
-    let text = report
-        .to_json()
-        .map_err(std::io::Error::from)
-        .map_err(failed(&json))?;
+    let text = serde_json::to_string_pretty(report).map_err(std::io::Error::from);
+    let text = text.map_err(failed(&json))?;
     std::fs::write(&json, &text).map_err(failed(&json))?;
     std::fs::write(&html, html::render(report, &text)).map_err(failed(&html))?;
     Ok([json, html])
