@@ -3,7 +3,6 @@
 //! bar over the run's duration; otherwise (a log, a CI job) the bar is hidden and the
 //! same line is printed once a second.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +22,6 @@ pub struct Progress {
 impl Progress {
     pub fn spawn(
         recorder: Arc<Recorder>,
-        waiting: Arc<AtomicUsize>,
         start: Instant,
         schedule: Schedule,
         duration: Duration,
@@ -48,7 +46,7 @@ impl Progress {
                     _ = &mut stopped => break,
                 }
                 let elapsed = start.elapsed();
-                let (t, p99) = recorder.so_far();
+                let (t, p99, backlog) = recorder.so_far();
                 let failed = t.errors() + t.other_status;
                 let answered = t.accepted + t.rejected + t.unavailable + failed;
                 let line = format!(
@@ -60,7 +58,7 @@ impl Progress {
                     t.rejected,
                     t.unavailable,
                     t.dropped,
-                    waiting.load(Ordering::Relaxed),
+                    backlog,
                 );
                 previous = (t.sent, answered);
                 if bar.is_hidden() {

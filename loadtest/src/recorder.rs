@@ -66,6 +66,8 @@ struct Inner {
     measured: Measured,
     /// The latencies of each second of the timeline.
     seconds: Vec<Option<Histogram<u32>>>,
+    /// Requests released and waiting for a connection: the client's backlog.
+    waiting: usize,
 }
 
 impl Inner {
@@ -133,20 +135,26 @@ impl Recorder {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The scheduler released a request `lag` after its intended instant, with `backlog`
-    /// others waiting for a connection.
-    pub fn scheduled(&self, intended: Duration, lag: Duration, backlog: usize) {
+    /// The scheduler released the request due at `intended`, `lag` late. It waits for a
+    /// connection (`true`) unless `max_backlog` requests already do; then it is not sent,
+    /// and [`dropped`](Self::dropped) follows.
+    pub fn scheduled(&self, intended: Duration, lag: Duration, max_backlog: usize) -> bool {
         let mut inner = self.lock();
-        let measured = &mut inner.measured;
-        measured.totals.scheduled += 1;
-        measured.peak_backlog = measured.peak_backlog.max(backlog);
-        let _ = measured.dispatch.record(micros(lag));
+        let waits = inner.waiting < max_backlog;
+        if waits {
+            inner.measured.peak_backlog = inner.measured.peak_backlog.max(inner.waiting);
+            inner.waiting += 1;
+        }
+        inner.measured.totals.scheduled += 1;
+        let _ = inner.measured.dispatch.record(micros(lag));
         inner.second(intended).counts.scheduled += 1;
+        waits
     }
 
     /// The request due at `intended` got a connection and went out at `at`.
     pub fn sent(&self, intended: Duration, at: Duration) {
         let mut inner = self.lock();
+        inner.waiting = inner.waiting.saturating_sub(1);
         inner.measured.totals.sent += 1;
         let _ = inner
             .measured
@@ -188,11 +196,12 @@ impl Recorder {
         inner.ended(record, finished, timed_latency, self.keep_records);
     }
 
-    /// The totals so far, and the p99 of the latencies so far in milliseconds.
-    pub fn so_far(&self) -> (Totals, f64) {
+    /// The totals so far, the p99 of the latencies so far in milliseconds, and the
+    /// backlog.
+    pub fn so_far(&self) -> (Totals, f64, usize) {
         let inner = self.lock();
         let p99 = Percentiles::of(&inner.measured.latency).p99_ms;
-        (inner.measured.totals, p99)
+        (inner.measured.totals, p99, inner.waiting)
     }
 
     /// Takes everything recorded so far (the recorder starts over empty), each second
@@ -239,8 +248,9 @@ mod tests {
         let recorder = Recorder::new(true, 2);
         let schedule = Schedule::new(2.0, Duration::from_secs(1), Duration::ZERO);
         let valid = LeadKind::Fresh { keyed: true };
-        recorder.scheduled(ms(0), ms(0), 0);
-        recorder.scheduled(ms(500), ms(0), 0);
+        assert!(recorder.scheduled(ms(0), ms(0), 2));
+        assert!(recorder.scheduled(ms(500), ms(0), 2));
+        assert_eq!(recorder.so_far().2, 2, "both wait for a connection");
         // The second request waited 300 ms for a connection, then took 10 ms.
         recorder.sent(ms(0), ms(0));
         recorder.finished(
@@ -316,6 +326,12 @@ mod tests {
         let recorder = Recorder::new(true, 2);
         let schedule = Schedule::new(1.0, Duration::from_secs(2), Duration::ZERO);
         let valid = LeadKind::Fresh { keyed: false };
+        assert!(recorder.scheduled(ms(0), ms(0), 1));
+        assert!(
+            !recorder.scheduled(ms(1000), ms(0), 1),
+            "one waits: the backlog is full"
+        );
+        recorder.sent(ms(0), ms(0));
         recorder.finished(
             planned(0, valid, ms(0)),
             ms(0),
@@ -327,6 +343,7 @@ mod tests {
         assert!(measured.latency.is_empty());
         assert_eq!(measured.totals.connect_failed, 1);
         assert_eq!(measured.totals.dropped, 1);
+        assert_eq!((measured.totals.scheduled, measured.peak_backlog), (2, 0));
         assert_eq!(measured.timeline[1].counts.dropped, 1);
         assert_eq!(measured.records[1].sent, None);
     }

@@ -7,7 +7,6 @@
 //! waiting for a connection is not sent but counted as dropped, so memory stays bounded
 //! however far behind the gateway falls.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -172,22 +171,15 @@ pub async fn run(config: &LoadConfig) -> Result<LoadRun, LoadError> {
     let mut generator = Generator::new(config.seed, leads.clone(), config.mix);
     let recorder = Arc::new(Recorder::new(config.keep_records, total));
     let permits = Arc::new(Semaphore::new(config.connections));
-    let waiting = Arc::new(AtomicUsize::new(0));
     // Every request task holds a clone of `done`; when the last one finishes, the
     // receiver sees the channel close.
     let (done, mut all_done) = mpsc::channel::<()>(1);
 
     let started_at = Utc::now();
     let start = Instant::now() + LEAD_IN;
-    let progress = config.progress.then(|| {
-        Progress::spawn(
-            recorder.clone(),
-            waiting.clone(),
-            start,
-            schedule,
-            config.duration,
-        )
-    });
+    let progress = config
+        .progress
+        .then(|| Progress::spawn(recorder.clone(), start, schedule, config.duration));
 
     for n in 0..total {
         let request = generator.next_request();
@@ -195,26 +187,20 @@ pub async fn run(config: &LoadConfig) -> Result<LoadRun, LoadError> {
         let intended = start + offset;
         tokio::time::sleep_until(intended).await;
         let record = RequestRecord::planned(&request, offset);
-        let backlog = waiting.load(Ordering::Relaxed);
         let lag = Instant::now().saturating_duration_since(intended);
-        if backlog >= config.max_backlog {
-            recorder.scheduled(offset, lag, 0);
+        if !recorder.scheduled(offset, lag, config.max_backlog) {
             recorder.dropped(record);
             continue;
         }
-        recorder.scheduled(offset, lag, backlog);
-        waiting.fetch_add(1, Ordering::Relaxed);
-        let (client, recorder, permits, waiting, done) = (
+        let (client, recorder, permits, done) = (
             client.clone(),
             recorder.clone(),
             permits.clone(),
-            waiting.clone(),
             done.clone(),
         );
         tokio::spawn(async move {
             let _done = done;
             let permit = permits.acquire_owned().await;
-            waiting.fetch_sub(1, Ordering::Relaxed);
             let sent = start.elapsed();
             recorder.sent(offset, sent);
             let outcome = client.send(&request).await;

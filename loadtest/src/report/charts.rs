@@ -10,7 +10,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::Report;
-use crate::stats::SecondSummary;
+use crate::stats::{SecondSummary, SpectrumPoint};
 
 const SIZE: (u32, u32) = (960, 320);
 
@@ -123,6 +123,13 @@ fn over_time<'a, Y>(report: &Report, y: Y, y_label: &'a str) -> Axes<'a, Y> {
     }
 }
 
+/// Every value of `lines`, up the y axis.
+fn ys(lines: &[Line]) -> impl Iterator<Item = f64> + '_ {
+    lines
+        .iter()
+        .flat_map(|line| line.points.iter().map(|&(_, y)| y))
+}
+
 /// Low and high of `values`, for a log axis (with a decade when there is nothing).
 fn log_range(values: impl Iterator<Item = f64>) -> Range<f64> {
     let (low, high) = values.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
@@ -147,14 +154,6 @@ fn lines<T>(items: &[T], x: fn(&T) -> f64, series: &[Series<T>]) -> Vec<Line> {
 }
 
 pub fn rates(report: &Report) -> String {
-    let t = &report.timeline;
-    let peak = (t.iter())
-        .map(|s| {
-            (s.target)
-                .max(s.counts.sent as f64)
-                .max(s.counts.answered as f64)
-        })
-        .fold(1.0, f64::max);
     let series: [Series<SecondSummary>; 7] = [
         ("target", 0x888888, true, |s| s.target),
         ("sent", 0x1f6feb, false, |s| s.counts.sent as f64),
@@ -167,7 +166,8 @@ pub fn rates(report: &Report) -> String {
             (c.errors() + c.other_status + c.dropped) as f64
         }),
     ];
-    let lines = lines(t, |s| s.second as f64, &series);
+    let lines = lines(&report.timeline, |s| s.second as f64, &series);
+    let peak = ys(&lines).fold(1.0, f64::max);
     let axes = over_time(report, 0.0..peak * 1.1, "requests per second");
     draw("Rate over time", axes, &lines)
 }
@@ -184,11 +184,8 @@ pub fn latency(report: &Report) -> String {
         ("max", 0xd1242f, false, |s| s.latency.max_ms),
     ];
     let lines = lines(&timed, |s| s.second as f64, &series);
-    let ends = timed
-        .iter()
-        .flat_map(|s| [s.latency.p50_ms, s.latency.max_ms]);
-    let range = log_range(ends);
-    let axes = over_time(report, range.log_scale(), "latency, ms (log scale)");
+    let y = log_range(ys(&lines)).log_scale();
+    let axes = over_time(report, y, "latency, ms (log scale)");
     let title = "Latency percentiles per second (from intended send)";
     draw(title, axes, &lines)
 }
@@ -206,24 +203,18 @@ fn percentile_tick(position: &f64) -> String {
 }
 
 pub fn spectrum(report: &Report) -> String {
-    let points: Vec<(f64, f64)> = (report.spectrum.iter())
-        .map(|s| (spectrum_position(s.percentile), s.latency_ms))
-        .collect();
-    let range = log_range(points.iter().map(|p| p.1));
+    let series: [Series<SpectrumPoint>; 1] =
+        [("latency at percentile", 0x8250df, false, |s| s.latency_ms)];
+    let x = |s: &SpectrumPoint| spectrum_position(s.percentile);
+    let lines = lines(&report.spectrum, x, &series);
     let axes = Axes {
         x: 0.0..5.0,
         x_label: "percentile",
         x_labels: 6,
         x_ticks: &percentile_tick,
-        y: range.log_scale(),
+        y: log_range(ys(&lines)).log_scale(),
         y_label: "latency, ms (log scale)",
     };
-    let lines = [Line {
-        name: "latency at percentile",
-        color: 0x8250df,
-        dashed: false,
-        points,
-    }];
     draw("Latency by percentile (whole run)", axes, &lines)
 }
 
