@@ -243,10 +243,15 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    /// A recorder that keeps its records, for a flat schedule of `rate` for `secs`.
+    fn keeping_records(rate: f64, secs: u64) -> (Recorder, Schedule) {
+        let schedule = Schedule::new(rate, Duration::from_secs(secs), Duration::ZERO);
+        (Recorder::new(true, schedule.count()), schedule)
+    }
+
     #[test]
     fn latency_counts_from_the_intended_instant_not_from_the_send() {
-        let recorder = Recorder::new(true, 2);
-        let schedule = Schedule::new(2.0, Duration::from_secs(1), Duration::ZERO);
+        let (recorder, schedule) = keeping_records(2.0, 1);
         let valid = LeadKind::Fresh { keyed: true };
         assert!(recorder.scheduled(ms(0), ms(0), 2));
         assert!(recorder.scheduled(ms(500), ms(0), 2));
@@ -323,8 +328,7 @@ mod tests {
 
     #[test]
     fn refused_connections_and_drops_are_counted_but_not_timed() {
-        let recorder = Recorder::new(true, 2);
-        let schedule = Schedule::new(1.0, Duration::from_secs(2), Duration::ZERO);
+        let (recorder, schedule) = keeping_records(1.0, 2);
         let valid = LeadKind::Fresh { keyed: false };
         assert!(recorder.scheduled(ms(0), ms(0), 1));
         assert!(
