@@ -16,12 +16,15 @@ const MAX_CODES: usize = 64;
 /// answer), or a code beyond the first [`MAX_CODES`], is `unrecognised`.
 pub fn problem_code(code: &str) -> &'static str {
     static CODES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let mut codes = CODES.lock().unwrap_or_else(PoisonError::into_inner);
     let word =
         (1..=48).contains(&code.len()) && code.bytes().all(|b| matches!(b, b'a'..=b'z' | b'_'));
+    if !word {
+        return "unrecognised";
+    }
+    let mut codes = CODES.lock().unwrap_or_else(PoisonError::into_inner);
     match codes.iter().copied().find(|known| *known == code) {
         Some(known) => known,
-        None if !word || codes.len() >= MAX_CODES => "unrecognised",
+        None if codes.len() >= MAX_CODES => "unrecognised",
         None => {
             codes.push(Box::leak(code.into()));
             codes[codes.len() - 1]

@@ -47,7 +47,7 @@ impl Progress {
                 }
                 let elapsed = start.elapsed();
                 let (t, p99, backlog) = recorder.so_far();
-                let failed = t.errors() + t.other_status;
+                let failed = t.unusable();
                 let answered = t.accepted + t.rejected + t.unavailable + failed;
                 let line = format!(
                     "target {:>6.0}/s  sent {:>6}/s  answered {:>6}/s  | 202 {}  4xx {}  503 {}  errors {failed}  dropped {}  backlog {}  | p99 {p99:.1} ms",

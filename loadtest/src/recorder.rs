@@ -95,13 +95,6 @@ impl Inner {
         let key = (outcome.class(), outcome.status(), outcome.code());
         let row = self.measured.outcomes.entry(key);
         row.or_insert_with(|| OutcomeCount::of(&outcome)).count += 1;
-        // A dropped invalid lead was never sent, so it has no answer to tally.
-        if let (LeadKind::Invalid(kind), false) = (record.kind, key.0 == Class::Dropped) {
-            let answers = self.measured.invalid.entry(kind);
-            answers
-                .or_insert_with(|| InvalidAnswers::new(kind))
-                .count(&outcome);
-        }
         if keep {
             self.measured.records.push(record);
         }
@@ -191,6 +184,13 @@ impl Recorder {
             let _ = measured
                 .service
                 .record(micros(finished.saturating_sub(sent)));
+        }
+        // Only a sent invalid lead has an answer to tally (a dropped one was never sent).
+        if let LeadKind::Invalid(kind) = record.kind {
+            let answers = measured.invalid.entry(kind);
+            answers
+                .or_insert_with(|| InvalidAnswers::new(kind))
+                .count(&outcome);
         }
         let timed_latency = timed.then_some(latency);
         inner.ended(record, finished, timed_latency, self.keep_records);

@@ -123,6 +123,11 @@ impl Totals {
     pub fn errors(&self) -> u64 {
         self.connect_failed + self.timed_out + self.transport
     }
+
+    /// Requests that got no usable answer: the errors, and unexpected statuses.
+    pub fn unusable(&self) -> u64 {
+        self.errors() + self.other_status
+    }
 }
 
 /// One row of the outcome table: `202 accepted`, `422 validation_failed`, ….

@@ -19,22 +19,18 @@ pub struct Tuning {
 }
 
 impl Tuning {
-    /// The defaults, with `env` added to the gateway's settings.
-    pub fn gateway(env: &[(&'static str, &str)]) -> Self {
-        let gateway_env = env.iter().map(|&(k, v)| (k, v.to_owned())).collect();
-        Self {
-            gateway_env,
-            ..Self::default()
-        }
+    /// These settings, with `env` added to the gateway's.
+    pub fn gateway(mut self, env: &[(&'static str, &str)]) -> Self {
+        self.gateway_env
+            .extend(env.iter().map(|&(k, v)| (k, v.to_owned())));
+        self
     }
 
-    /// The defaults, with `env` added to the consumer's settings.
-    pub fn consumer(env: &[(&'static str, &str)]) -> Self {
-        let consumer_env = env.iter().map(|&(k, v)| (k, v.to_owned())).collect();
-        Self {
-            consumer_env,
-            ..Self::default()
-        }
+    /// These settings, with `env` added to the consumer's.
+    pub fn consumer(mut self, env: &[(&'static str, &str)]) -> Self {
+        self.consumer_env
+            .extend(env.iter().map(|&(k, v)| (k, v.to_owned())));
+        self
     }
 }
 

@@ -162,8 +162,7 @@ pub fn rates(report: &Report) -> String {
         ("4xx", 0xbf8700, false, |s| s.counts.rejected as f64),
         ("503", 0xd1242f, false, |s| s.counts.unavailable as f64),
         ("errors+dropped", 0x000000, true, |s| {
-            let c = &s.counts;
-            (c.errors() + c.other_status + c.dropped) as f64
+            (s.counts.unusable() + s.counts.dropped) as f64
         }),
     ];
     let lines = lines(&report.timeline, |s| s.second as f64, &series);

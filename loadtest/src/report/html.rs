@@ -79,7 +79,7 @@ fn reconciliation_section(r: &Reconciliation) -> Markup {
 pub fn render(report: &Report, json: &str) -> String {
     let (config, totals, rates) = (&report.config, &report.totals, &report.rates);
     let title = format!("leadpipe load test {}", report.run_tag);
-    let problems = totals.unavailable + totals.errors() + totals.other_status + totals.dropped;
+    let problems = totals.unavailable + totals.unusable() + totals.dropped;
     let kept_up = report.verdict.kept_up;
     let mix = &config.mix;
     html! {

@@ -110,10 +110,10 @@ impl Report {
         if totals.unavailable > 0 {
             notes.push(format!("{} requests were answered 503", totals.unavailable));
         }
-        if totals.errors() + totals.other_status > 0 {
+        if totals.unusable() > 0 {
             notes.push(format!(
                 "{} requests got no usable answer (timeouts, broken or refused connections, unexpected statuses)",
-                totals.errors() + totals.other_status
+                totals.unusable()
             ));
         }
         // Each note is one way of not keeping up.

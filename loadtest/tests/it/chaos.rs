@@ -193,18 +193,13 @@ async fn under_a_seeded_chaos_schedule_every_accepted_lead_is_stored_exactly_onc
     let pipeline = TestStack::start(
         &broker.brokers(),
         &database.server_url(),
-        Tuning {
-            gateway_env: vec![
-                ("LEADPIPE_KAFKA_IDEMPOTENCE", "false".to_owned()),
-                ("LEADPIPE_KAFKA_DELIVERY_TIMEOUT_MS", "3000".to_owned()),
-                ("LEADPIPE_DRAIN_SECS", "1".to_owned()),
-            ],
-            consumer_env: consumer_tuning
-                .iter()
-                .map(|(k, v)| (*k, (*v).to_owned()))
-                .collect(),
-            ..Tuning::default()
-        },
+        Tuning::default()
+            .gateway(&[
+                ("LEADPIPE_KAFKA_IDEMPOTENCE", "false"),
+                ("LEADPIPE_KAFKA_DELIVERY_TIMEOUT_MS", "3000"),
+                ("LEADPIPE_DRAIN_SECS", "1"),
+            ])
+            .consumer(&consumer_tuning),
     )
     .await;
     let target = pipeline.target();

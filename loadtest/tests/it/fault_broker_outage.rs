@@ -21,7 +21,7 @@ const GATEWAY: &[(&str, &str)] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gateway_answers_503_while_the_broker_is_down_and_loses_no_accepted_lead() {
-    let (mut broker, pipeline) = pipeline_on_own_broker(Tuning::gateway(GATEWAY)).await;
+    let (mut broker, pipeline) = pipeline_on_own_broker(Tuning::default().gateway(GATEWAY)).await;
     let load = load_in_background(&pipeline, 200.0, 18);
 
     tokio::time::sleep(Duration::from_secs(4)).await;

@@ -23,7 +23,8 @@ const CONSUMER: &[(&str, &str)] = &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leads_accepted_while_the_consumer_is_killed_and_restarted_are_all_stored_once() {
     // The broker lives as long as `_broker`: to the end of the test.
-    let (_broker, mut pipeline) = pipeline_on_own_broker(Tuning::consumer(CONSUMER)).await;
+    let (_broker, mut pipeline) =
+        pipeline_on_own_broker(Tuning::default().consumer(CONSUMER)).await;
     // Long enough for three take-overs on a busy 2-core machine (other tests run
     // alongside); every kill must still land while the load runs.
     let load = load_in_background(&pipeline, 200.0, 40);

@@ -22,7 +22,7 @@ const GATEWAY: &[(&str, &str)] = &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_stopped_under_load_drains_answers_every_request_and_loses_nothing() {
     // The broker lives as long as `_broker`: to the end of the test.
-    let (_broker, mut pipeline) = pipeline_on_own_broker(Tuning::gateway(GATEWAY)).await;
+    let (_broker, mut pipeline) = pipeline_on_own_broker(Tuning::default().gateway(GATEWAY)).await;
     // The load ends 1.5 s into the 3 s drain: the load balancer has taken the gateway out
     // by then. Until then requests keep arriving, on old and new connections.
     let load = load_in_background(&pipeline, 200.0, 6);

@@ -118,10 +118,7 @@ async fn canaries_cross_the_pipeline_are_timed_stay_out_of_analyst_views_and_exp
     let mut pipeline = TestStack::start(
         &shared::brokers(),
         &shared::database_server_url(),
-        Tuning {
-            gateway_env: vec![("LEADPIPE_CANARY_INTERVAL_SECS", "1".to_owned())],
-            ..Tuning::default()
-        },
+        Tuning::default().gateway(&[("LEADPIPE_CANARY_INTERVAL_SECS", "1")]),
     )
     .await;
     let db = leadpipe_testkit::TestDatabase::attach(&pipeline.db.url);
